@@ -1,0 +1,132 @@
+"""The one exception tree of gt.
+
+Every error a user can meet derives from ``ReconcilerError`` and carries the
+exit code the CLI maps it to. Constructors take fields and build their own
+message, so callers never format error text by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every gt error; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 2
+
+
+# -- manifests ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One located problem in a manifest: ``path:line:col: pointer: message``."""
+
+    path: str
+    line: int
+    col: int
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}"
+        if self.pointer:
+            return f"{where}: {self.pointer}: {self.message}"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "pointer": self.pointer,
+            "message": self.message,
+        }
+
+
+class ManifestError(ReconcilerError):
+    """The manifests are invalid; holds every problem found, not just the first."""
+
+    def __init__(self, problems: list[ManifestProblem] | tuple[ManifestProblem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class TownNotFound(ReconcilerError):
+    """No town (a directory holding ``manifests/``) at or above a directory."""
+
+    def __init__(self, start: str) -> None:
+        self.start = start
+        super().__init__(
+            f"no town found at or above {start}: no manifests/ directory "
+            "(run 'gt init' or pass --town DIR)"
+        )
+
+
+class UsageError(ReconcilerError):
+    """A command was asked for something it cannot do as asked."""
+
+
+# -- observing and the issue store -----------------------------------------
+
+
+class ObserveError(ReconcilerError):
+    """Reading live state (tmux, git, Beads) failed."""
+
+
+class StoreError(ObserveError):
+    """The Beads store could not be read or written."""
+
+
+class StoreCorrupt(StoreError):
+    """A line of a Beads JSONL file does not parse; nothing was rewritten."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line}: corrupt Beads record: {reason} (file left untouched)")
+
+
+class IssueNotFound(StoreError):
+    def __init__(self, issue_id: str) -> None:
+        self.issue_id = issue_id
+        super().__init__(f"issue {issue_id} not found")
+
+
+class HookConflict(StoreError):
+    """Compare-and-set hook refused: the issue is not open and free, nor already ours."""
+
+    def __init__(self, issue_id: str, status: str, assignee: str | None, wanted: str) -> None:
+        self.issue_id, self.status, self.assignee, self.wanted = issue_id, status, assignee, wanted
+        holder = assignee or "nobody"
+        super().__init__(
+            f"cannot hook {issue_id} to {wanted}: it is {status} and assigned to {holder}"
+        )
+
+
+class BdCommandError(StoreError):
+    """The ``bd`` CLI failed or answered something we cannot read."""
+
+    def __init__(self, argv: list[str], returncode: int, stderr: str, reason: str = "") -> None:
+        self.argv, self.returncode, self.stderr = argv, returncode, stderr
+        detail = reason or stderr.strip() or f"exit code {returncode}"
+        super().__init__(f"bd {' '.join(argv[1:])}: {detail}")
+
+
+# -- acting -------------------------------------------------------------------
+
+
+class ActionError(ReconcilerError):
+    """An action could not be carried out."""
+
+
+class TransientError(ActionError):
+    """Worth retrying after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float = 30.0) -> None:
+        self.delay = delay
+        super().__init__(message)
+
+
+class TerminalError(ActionError):
+    """Retrying will not help until something changes."""

@@ -1,0 +1,152 @@
+"""Turn schema-valid, defaulted manifest bodies into the typed model."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from ..model import (
+    AgentSpec,
+    ConvoySpec,
+    CrashLoopPolicy,
+    DesiredState,
+    Env,
+    ModelSpec,
+    RefineryPolicy,
+    RigSpec,
+    RoutingRule,
+    RoutingSpec,
+    TownSpec,
+    WitnessPolicy,
+)
+
+if TYPE_CHECKING:
+    from .loader import Manifest
+
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """'1h30m' -> 5400.0 seconds. The schema has already checked the shape."""
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def _env(mapping: dict[str, str]) -> Env:
+    return tuple(sorted(mapping.items()))
+
+
+def town(m: Manifest | None, default_name: str) -> TownSpec:
+    if m is None:
+        return TownSpec(name=default_name)
+    spec = m.spec
+    ctl, crash = spec["controller"], spec["controller"]["crashLoop"]
+    return TownSpec(
+        name=m.name,
+        socket=spec["tmux"]["socket"],
+        beads_backend=spec["beads"]["backend"],
+        beads_prefix=spec["beads"]["prefix"],
+        interval=parse_duration(ctl["interval"]),
+        jitter=float(ctl["jitter"]),
+        debounce=parse_duration(ctl["debounce"]),
+        max_spawns_per_pass=ctl["maxSpawnsPerPass"],
+        crash_loop=CrashLoopPolicy(
+            initial_backoff=parse_duration(crash["initialBackoff"]),
+            max_backoff=parse_duration(crash["maxBackoff"]),
+            max_crashes=crash["maxCrashes"],
+            window=parse_duration(crash["window"]),
+        ),
+        overseer=spec["overseer"],
+        source=m.source(),
+    )
+
+
+def rig(m: Manifest) -> RigSpec:
+    spec = m.spec
+    witness, refinery, workers = spec["witness"], spec["refinery"], spec["workers"]
+    return RigSpec(
+        name=m.name,
+        repo=spec["repo"],
+        branch=spec["branch"],
+        prefix=spec["beads"]["prefix"] or m.name,
+        beads_path=spec["beads"]["path"],
+        state=spec["state"],
+        routing=spec["routing"],
+        workers_max=workers["max"],
+        worker_names=tuple(workers["names"]),
+        worker_env=_env(workers["env"]),
+        witness=WitnessPolicy(
+            idle_after=parse_duration(witness["idleAfter"]),
+            max_nudges=witness["maxNudges"],
+            nudge_every=parse_duration(witness["nudgeEvery"]),
+            stuck_after=parse_duration(witness["stuckAfter"]),
+        ),
+        refinery=RefineryPolicy(
+            strategy=refinery["strategy"],
+            gates=tuple(_argv(g) for g in refinery["gates"]),
+        ),
+        source=m.source(),
+    )
+
+
+def _argv(gate: str | list[str]) -> tuple[str, ...]:
+    return tuple(shlex.split(gate)) if isinstance(gate, str) else tuple(gate)
+
+
+def convoy(m: Manifest) -> ConvoySpec:
+    spec = m.spec
+    return ConvoySpec(
+        name=m.name,
+        rig=spec["rig"],
+        issues=tuple(spec["issues"]),
+        title=spec["title"] or m.name,
+        parallelism=spec["parallelism"],
+        paused=spec["paused"],
+        source=m.source(),
+    )
+
+
+def routing(m: Manifest) -> RoutingSpec:
+    spec = m.spec
+    agents = tuple(
+        AgentSpec(
+            name=name,
+            command=tuple(a["command"]),
+            process_names=tuple(a["processNames"]),
+            env=_env(a["env"]),
+            nudge=a["nudge"],
+        )
+        for name, a in spec["agents"].items()
+    )
+    models = tuple(
+        ModelSpec(name=name, agent=mo["agent"], args=tuple(mo["args"]), cost=float(mo["cost"]))
+        for name, mo in spec["models"].items()
+    )
+    rules = tuple(_rule(r) for r in spec["rules"])
+    return RoutingSpec(m.name, spec["default"], agents, models, rules, m.source())
+
+
+def _rule(r: dict[str, Any]) -> RoutingRule:
+    when = r["when"]
+    return RoutingRule(
+        model=r["model"],
+        label=when.get("label"),
+        title=when.get("title"),
+        issue_type=when.get("type"),
+        priority=when.get("priority"),
+    )
+
+
+def desired_state(manifests: list[Manifest], default_name: str, files: tuple[str, ...]) -> DesiredState:
+    by_kind: dict[str, list[Manifest]] = {"Town": [], "Rig": [], "Convoy": [], "Routing": []}
+    for m in manifests:
+        by_kind[m.kind].append(m)
+    towns = by_kind["Town"]
+    return DesiredState(
+        town=town(towns[0] if towns else None, default_name),
+        rigs=tuple(rig(m) for m in by_kind["Rig"]),
+        convoys=tuple(convoy(m) for m in by_kind["Convoy"]),
+        routings=tuple(routing(m) for m in by_kind["Routing"]),
+        files=files,
+    )

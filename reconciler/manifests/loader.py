@@ -1,0 +1,213 @@
+"""Load a manifests directory into a validated, defaulted ``DesiredState``.
+
+Every problem in every file is collected before anything is returned, and
+each one points at the line and column of the node that causes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ManifestError, ManifestProblem
+from ..model import DesiredState, Source
+from . import build
+from .schemas import KIND_FILES, apply_defaults, iter_schema_errors
+from .yamlsource import Document, Pointer, read_documents, render_pointer
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Manifest:
+    """One schema-valid document, defaults applied."""
+
+    kind: str
+    name: str
+    doc: Document
+    body: dict[str, Any]
+
+    def source(self, pointer: Pointer = ("metadata", "name")) -> Source:
+        mark = self.doc.mark(pointer)
+        return Source(self.doc.path, mark.line, mark.col)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.body.get("spec", {})
+        return spec
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[ManifestProblem] = []
+
+    def at(self, doc: Document, pointer: Pointer, message: str, *, key: bool = False) -> None:
+        mark = doc.key_mark(pointer) if key else doc.mark(pointer)
+        self.items.append(
+            ManifestProblem(doc.path, mark.line, mark.col, render_pointer(pointer), message)
+        )
+
+
+def manifest_files(directory: Path) -> list[Path]:
+    """Every *.yaml / *.yml below ``directory``, in a stable order; hidden entries skipped."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                found.append(Path(root) / name)
+    return found
+
+
+def display_path(path: Path) -> str:
+    """The path as a user would type it: relative to the cwd when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_desired_state(directory: Path, town_name: str | None = None) -> DesiredState:
+    """Read, validate and cross-check every manifest below ``directory``.
+
+    Raises ManifestError holding every problem when anything is wrong.
+    """
+    problems = _Problems()
+    if not directory.is_dir():
+        raise ManifestError(
+            [ManifestProblem(str(directory), 1, 1, "", "manifests directory does not exist")]
+        )
+    files = manifest_files(directory)
+    manifests: list[Manifest] = []
+    for path in files:
+        manifests.extend(_read_file(path, problems))
+    _cross_check(manifests, problems)
+    if problems.items:
+        raise ManifestError(sorted(problems.items, key=lambda p: (p.path, p.line, p.col)))
+    name = town_name or directory.resolve().parent.name
+    return build.desired_state(manifests, name, tuple(display_path(p) for p in files))
+
+
+def _read_file(path: Path, problems: _Problems) -> list[Manifest]:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.items.append(ManifestProblem(shown, 1, 1, "", f"not UTF-8 text: {exc.reason}"))
+        return []
+    except OSError as exc:
+        problems.items.append(ManifestProblem(shown, 1, 1, "", f"cannot read: {exc.strerror}"))
+        return []
+    documents, yaml_problems = read_documents(shown, text)
+    problems.items.extend(yaml_problems)
+    if not documents and not yaml_problems:
+        problems.items.append(
+            ManifestProblem(shown, 1, 1, "", "empty manifest file: no YAML document in it")
+        )
+    bad_files = {p.path for p in yaml_problems}
+    return [
+        m for doc in documents if (m := _check_document(doc, problems, shown in bad_files))
+    ]
+
+
+def _check_document(doc: Document, problems: _Problems, file_had_yaml_errors: bool) -> Manifest | None:
+    value = doc.value
+    if not isinstance(value, dict):
+        got = "a list" if isinstance(value, list) else f"a {type(value).__name__} ({value!r})"
+        problems.at(doc, (), f"a manifest must be a mapping with apiVersion, kind, metadata and spec, not {got}")
+        return None
+    kind = value.get("kind")
+    if kind not in KIND_FILES:
+        if "kind" not in value:
+            problems.at(doc, (), f"missing required field 'kind' (one of {', '.join(KIND_FILES)})")
+        else:
+            problems.at(doc, ("kind",), f"unknown kind {kind!r}: expected one of {', '.join(KIND_FILES)}")
+        return None
+    before = len(problems.items)
+    for pointer, where, message in iter_schema_errors(kind, value):
+        problems.at(doc, pointer, message, key=(where == "key"))
+    if len(problems.items) > before or file_had_yaml_errors:
+        return None
+    return Manifest(kind, value["metadata"]["name"], doc, apply_defaults(kind, value))
+
+
+def _cross_check(manifests: list[Manifest], problems: _Problems) -> None:
+    seen: dict[tuple[str, str], Manifest] = {}
+    towns: list[Manifest] = []
+    for m in manifests:
+        first = seen.setdefault((m.kind, m.name), m)
+        if first is not m:
+            problems.at(m.doc, ("metadata", "name"),
+                        f"duplicate {m.kind} '{m.name}' (first declared at {first.source()})")
+        if m.kind == "Town":
+            towns.append(m)
+    for extra in towns[1:]:
+        problems.at(extra.doc, ("kind",),
+                    f"only one Town is allowed; another is declared at {towns[0].source(('kind',))}")
+    rigs = {m.name: m for m in manifests if m.kind == "Rig"}
+    routings = {m.name: m for m in manifests if m.kind == "Routing"}
+    for m in manifests:
+        if m.kind == "Rig":
+            _check_rig(m, routings, problems)
+        elif m.kind == "Routing":
+            _check_routing(m, problems)
+    _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, problems)
+
+
+def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems) -> None:
+    wanted = rig.spec["routing"]
+    if wanted not in routings and wanted != "default":
+        declared = ", ".join(sorted(routings)) or "none"
+        problems.at(rig.doc, ("spec", "routing"),
+                    f"routing '{wanted}' is not declared (declared: {declared})")
+
+
+def _check_routing(routing: Manifest, problems: _Problems) -> None:
+    spec = routing.spec
+    agents, models = spec["agents"], spec["models"]
+    for name, model in models.items():
+        if model["agent"] not in agents:
+            problems.at(routing.doc, ("spec", "models", name, "agent"),
+                        f"model '{name}' names agent '{model['agent']}', which is not declared "
+                        f"(declared agents: {', '.join(sorted(agents))})")
+    declared = ", ".join(sorted(models))
+    if spec["default"] not in models:
+        problems.at(routing.doc, ("spec", "default"),
+                    f"default model '{spec['default']}' is not declared (declared models: {declared})")
+    for i, rule in enumerate(spec["rules"]):
+        if rule["model"] not in models:
+            problems.at(routing.doc, ("spec", "rules", i, "model"),
+                        f"model '{rule['model']}' is not declared (declared models: {declared})")
+        title = rule["when"].get("title")
+        if title is not None:
+            try:
+                re.compile(title)
+            except re.error as exc:
+                problems.at(routing.doc, ("spec", "rules", i, "when", "title"),
+                            f"invalid regular expression {title!r}: {exc}")
+
+
+def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems: _Problems) -> None:
+    claimed: dict[str, Manifest] = {}
+    for convoy in convoys:
+        spec = convoy.spec
+        rig = rigs.get(spec["rig"])
+        if rig is None:
+            declared = ", ".join(sorted(rigs)) or "none"
+            problems.at(convoy.doc, ("spec", "rig"),
+                        f"rig '{spec['rig']}' is not declared (declared rigs: {declared})")
+        prefix = (rig.spec["beads"]["prefix"] or rig.name) if rig else None
+        for i, issue in enumerate(spec["issues"]):
+            if prefix is not None and not issue.startswith(prefix + "-"):
+                problems.at(convoy.doc, ("spec", "issues", i),
+                            f"issue '{issue}' does not carry the prefix '{prefix}-' of rig '{spec['rig']}'")
+            if spec["paused"]:
+                continue
+            other = claimed.setdefault(issue, convoy)
+            if other is not convoy:
+                problems.at(convoy.doc, ("spec", "issues", i),
+                            f"issue '{issue}' is also listed by active convoy '{other.name}' "
+                            f"({other.source()}); an issue belongs to one active convoy at a time")

@@ -1,0 +1,154 @@
+"""The JSON Schemas of the manifests: loading, validating, defaults, bundling.
+
+The schema files are the contract; defaults are taken from their ``default``
+keywords so that what the docs say and what the loader does cannot drift.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from importlib import resources
+from typing import Any, Iterator
+
+from .yamlsource import Pointer
+
+KIND_FILES = {
+    "Town": "town.schema.json",
+    "Rig": "rig.schema.json",
+    "Convoy": "convoy.schema.json",
+    "Routing": "routing.schema.json",
+}
+COMMON_FILE = "common.schema.json"
+
+
+@cache
+def raw_schema(filename: str) -> dict[str, Any]:
+    text = resources.files("reconciler").joinpath("schemas", filename).read_text("utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def kind_for(name: str) -> str | None:
+    """The kind a user means by ``name`` (case-insensitive), or None."""
+    for kind in KIND_FILES:
+        if kind.lower() == name.lower():
+            return kind
+    return None
+
+
+def bundled_schema(kind: str) -> dict[str, Any]:
+    """The schema of ``kind`` with the common definitions inlined: one self-contained file."""
+    schema = copy.deepcopy(raw_schema(KIND_FILES[kind]))
+    common = raw_schema(COMMON_FILE)["$defs"]
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(COMMON_FILE + "#"):
+                node["$ref"] = ref[len(COMMON_FILE) :]
+            return {k: rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    bundled: dict[str, Any] = rewrite(schema)
+    # Common definitions refer to each other with '#/$defs/...', which stays valid.
+    bundled["$defs"] = {**copy.deepcopy(common), **bundled.get("$defs", {})}
+    return bundled
+
+
+@cache
+def _validator(kind: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(bundled_schema(kind))
+
+
+def resolve(schema: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Follow a local ``$ref`` of the bundled schema of ``kind``."""
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        target: Any = bundled_schema_cached(kind)
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        schema = merged
+    return schema
+
+
+@cache
+def bundled_schema_cached(kind: str) -> dict[str, Any]:
+    return bundled_schema(kind)
+
+
+def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str, str]]:
+    """(pointer of the offending node, which mark to use, message) for each violation.
+
+    The mark is ``"key"`` when the key itself is wrong (an unknown field) and
+    ``"node"`` otherwise.
+    """
+    errors = sorted(_validator(kind).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    for error in errors:
+        pointer: Pointer = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = sorted(error.schema.get("properties", {}))
+            known = set(allowed)
+            for key in error.instance:
+                if key not in known:
+                    hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+                    yield pointer + (key,), "key", f"unknown field '{key}'{hint}"
+            continue
+        if "propertyNames" in error.relative_schema_path:
+            # The key itself is wrong: point at it, not at the mapping holding it.
+            yield pointer + (str(error.instance),), "key", _message(error, kind)
+            continue
+        yield pointer, "node", _message(error, kind)
+
+
+def _message(error: Any, kind: str) -> str:
+    schema = error.schema
+    if error.validator == "pattern":
+        title = resolve(error.schema, kind).get("title") if isinstance(schema, dict) else None
+        what = f"a valid {title}" if title else "valid"
+        return f"{error.instance!r} is not {what}: must match {error.validator_value}"
+    if error.validator == "const":
+        return f"{error.instance!r} is not allowed here: must be {error.validator_value!r}"
+    if error.validator == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{error.instance!r} is not one of: {choices}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"missing required field '{missing}'"
+    if error.validator == "anyOf":
+        # e.g. a rig prefix: show the most specific reason instead of "not valid under any".
+        best = min(error.context, key=lambda e: len(e.absolute_schema_path), default=None)
+        if best is not None and best.validator == "pattern":
+            return _message(best, kind)
+    return str(error.message)
+
+
+def apply_defaults(kind: str, instance: Any) -> Any:
+    """A copy of a valid ``instance`` with every absent property set to its schema default."""
+    return _fill(bundled_schema_cached(kind), instance, kind)
+
+
+def _fill(schema: dict[str, Any], value: Any, kind: str) -> Any:
+    schema = resolve(schema, kind)
+    if isinstance(value, dict) and schema.get("type") == "object":
+        props: dict[str, Any] = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        out = {}
+        for key, sub in value.items():
+            sub_schema = props.get(key, extra if isinstance(extra, dict) else {})
+            out[key] = _fill(sub_schema, sub, kind)
+        for key, sub_schema in props.items():
+            if key not in out:
+                sub_schema = resolve(sub_schema, kind)
+                if "default" in sub_schema:
+                    out[key] = _fill(sub_schema, copy.deepcopy(sub_schema["default"]), kind)
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_fill(schema["items"], v, kind) for v in value]
+    return value

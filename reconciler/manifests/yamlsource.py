@@ -1,0 +1,157 @@
+"""Read YAML into plain values while remembering where every node was.
+
+PyYAML's loaders silently keep the last of two equal keys and forget marks.
+We compose the node graph ourselves so that each value keeps its line and
+column, duplicate keys are refused, and every problem is reported at the
+node that causes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..errors import ManifestProblem
+
+Pointer = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int
+    col: int
+
+
+@dataclass
+class Document:
+    """One YAML document: its value, and the mark of every node by JSON path."""
+
+    path: str
+    value: Any
+    start: Mark
+    marks: dict[Pointer, Mark] = field(default_factory=dict)
+    key_marks: dict[Pointer, Mark] = field(default_factory=dict)
+
+    def mark(self, pointer: Pointer) -> Mark:
+        """The mark of the node at ``pointer``, or of its nearest ancestor."""
+        while pointer not in self.marks and pointer:
+            pointer = pointer[:-1]
+        return self.marks.get(pointer, self.start)
+
+    def key_mark(self, pointer: Pointer) -> Mark:
+        """The mark of the key naming the node at ``pointer`` (falls back to the node)."""
+        return self.key_marks.get(pointer) or self.mark(pointer)
+
+
+def render_pointer(pointer: Pointer) -> str:
+    """``('spec', 'issues', 1)`` -> ``$.spec.issues[1]``."""
+    text = "$"
+    for part in pointer:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _mark_of(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into values, collecting problems instead of raising."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[ManifestProblem] = []
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def problem(self, mark: Mark, pointer: Pointer, message: str) -> None:
+        self.problems.append(
+            ManifestProblem(self.doc.path, mark.line, mark.col, render_pointer(pointer), message)
+        )
+
+    def build(self, node: yaml.Node, pointer: Pointer) -> Any:
+        self.doc.marks[pointer] = _mark_of(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, pointer)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, pointer + (i,)) for i, item in enumerate(node.value)]
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.problem(_mark_of(node), pointer, f"invalid value: {exc}")
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, pointer: Pointer) -> dict[str, Any]:
+        seen: dict[str, Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            mark = _mark_of(key_node)
+            if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
+                self.problem(mark, pointer, f"keys must be strings, got {key_node.value!r}")
+                continue
+            if key in seen:
+                first = seen[key]
+                self.problem(
+                    mark,
+                    pointer + (key,),
+                    f"duplicate key '{key}' (first defined at line {first.line}, column {first.col})",
+                )
+            seen[key] = mark
+        try:
+            # Resolves YAML merge keys (<<: *anchor); explicit keys win over merged ones.
+            self._scalars.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            self.problem(_mark_of(node), pointer, f"invalid merge: {exc}")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"):
+                continue
+            key = key_node.value
+            self.doc.key_marks[pointer + (key,)] = _mark_of(key_node)
+            result[key] = self.build(value_node, pointer + (key,))
+        return result
+
+
+def read_documents(path: str, text: str) -> tuple[list[Document], list[ManifestProblem]]:
+    """Every non-empty document of a YAML text, and the problems met reading it.
+
+    A syntax error stops the file there (YAML cannot be resumed after one), but
+    documents before it are still returned so their own errors are reported too.
+    """
+    documents: list[Document] = []
+    problems: list[ManifestProblem] = []
+    try:
+        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            if node is None or (
+                isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+            ):
+                continue  # an empty document between two '---' is harmless
+            doc = Document(path=path, value=None, start=_mark_of(node))
+            builder = _Builder(doc)
+            doc.value = builder.build(node, ())
+            problems.extend(builder.problems)
+            documents.append(doc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problems.append(ManifestProblem(path, line, col, "", _syntax_message(exc, text, mark)))
+    except yaml.YAMLError as exc:
+        problems.append(ManifestProblem(path, 1, 1, "", f"YAML error: {exc}"))
+    return documents, problems
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str, mark: Any) -> str:
+    problem = exc.problem or "syntax error"
+    if mark is not None and "\t" in _line(text, mark.line):
+        return f"YAML syntax error: {problem} (tabs cannot indent YAML; use spaces)"
+    if exc.context:
+        return f"YAML syntax error: {problem} ({exc.context})"
+    return f"YAML syntax error: {problem}"
+
+
+def _line(text: str, index: int) -> str:
+    lines = text.splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
