@@ -1,0 +1,38 @@
+"""gt init."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, maps_errors, settings
+
+
+@app.command()
+@maps_errors
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(metavar="[DIR]", help="Where to create the town (default: the cwd).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).")] = False,
+) -> None:
+    """Create a town: a git repo with commented manifests that validate."""
+    from ..scaffold import init_town
+
+    result = init_town(directory or Path.cwd(), demo=demo)
+    s = settings(ctx)
+    if s.json:
+        typer.echo(json.dumps({
+            "root": str(result.root),
+            "created": list(result.created),
+            "demoRig": str(result.demo_rig) if result.demo_rig else None,
+        }))
+        return
+    s.echo(f"{s.paint('created', 'green')} town at {result.root}")
+    for rel in result.created:
+        typer.echo(f"  + {rel}")
+    if result.demo_rig:
+        typer.echo(f"  + {result.demo_rig.relative_to(result.root)}/ (demo rig: git repo and Beads issues)")
+    typer.echo("next: gt validate")

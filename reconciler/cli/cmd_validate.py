@@ -1,0 +1,76 @@
+"""gt validate, gt schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ManifestError, UsageError
+from . import app, maps_errors, settings
+
+
+def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
+    """DIR may be a town (holding manifests/) or a manifests directory itself."""
+    if given is None:
+        return settings(ctx).town_root() / "manifests"
+    if (given / "manifests").is_dir():
+        return given / "manifests"
+    if not given.is_dir():
+        raise UsageError(f"{given}: no such directory")
+    return given
+
+
+def _plural(kind: str, n: int) -> str:
+    return f"{n} {kind}" + ("" if n == 1 else "s")
+
+
+@app.command()
+@maps_errors
+def validate(
+    ctx: typer.Context,
+    directory: Annotated[
+        Optional[Path], typer.Argument(metavar="[DIR]", help="A town or a manifests directory.")
+    ] = None,
+) -> None:
+    """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid."""
+    from ..manifests import load_desired_state
+
+    s = settings(ctx)
+    target = manifests_dir(ctx, directory)
+    try:
+        state = load_desired_state(target)
+    except ManifestError as exc:
+        if s.json:
+            typer.echo(json.dumps([p.as_dict() for p in exc.problems], indent=2))
+        else:
+            for p in exc.problems:
+                where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
+                rest = f" {p.pointer}: {p.message}" if p.pointer else f" {p.message}"
+                s.echo(where + rest, err=True)
+            n = len(exc.problems)
+            s.echo(s.paint(f"{n} error{'s' if n != 1 else ''}", "red", stream=sys.stderr), err=True)
+        raise typer.Exit(exc.exit_code) from None
+    if s.json:
+        typer.echo("[]")
+        return
+    counts = ", ".join(_plural(kind, n) for kind, n in state.counts().items())
+    s.echo(f"{s.paint('valid:', 'green')} {counts} in {_plural('file', len(state.files))}")
+
+
+@app.command()
+@maps_errors
+def schema(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="Town, Rig, Convoy or Routing (any case).")],
+) -> None:
+    """Print the JSON Schema of a manifest kind (self-contained, for editors)."""
+    from ..manifests.schemas import KIND_FILES, bundled_schema, kind_for
+
+    found = kind_for(kind)
+    if found is None:
+        raise UsageError(f"unknown kind {kind!r}: expected one of {', '.join(KIND_FILES)}")
+    typer.echo(json.dumps(bundled_schema(found), indent=2))

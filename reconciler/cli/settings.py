@@ -1,0 +1,72 @@
+"""Global CLI settings, town discovery and terminal styling (kept import-light)."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import TownNotFound
+
+
+class OutputMode(str, enum.Enum):
+    human = "human"
+    json = "json"
+
+
+class ColorMode(str, enum.Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    town: Path | None = None
+    output: OutputMode = OutputMode.human
+    color: ColorMode = ColorMode.auto
+
+    @property
+    def json(self) -> bool:
+        return self.output is OutputMode.json
+
+    def colored(self, stream: TextIO) -> bool:
+        """Colour only on a terminal, never with NO_COLOR set, always when asked."""
+        if self.color is ColorMode.never:
+            return False
+        if self.color is ColorMode.always:
+            return True
+        return not os.environ.get("NO_COLOR") and stream.isatty()
+
+    def paint(self, text: str, *styles: str, stream: TextIO | None = None) -> str:
+        if not styles or not self.colored(stream or sys.stdout):
+            return text
+        codes = ";".join(_STYLES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    def echo(self, text: str, *, err: bool = False) -> None:
+        """Print a line; ANSI codes survive only where colour is on."""
+        import typer
+
+        typer.echo(text, err=err, color=self.colored(sys.stderr if err else sys.stdout))
+
+    def town_root(self) -> Path:
+        """The town: --town (or GT_TOWN), else the nearest directory holding manifests/."""
+        if self.town is not None:
+            return self.town.resolve()
+        return find_town(Path.cwd())
+
+
+def find_town(start: Path) -> Path:
+    """Walk up from ``start`` to the directory holding ``manifests/``, as git finds .git."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "manifests").is_dir():
+            return candidate
+    raise TownNotFound(str(here))
