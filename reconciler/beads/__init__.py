@@ -1,0 +1,286 @@
+"""The issue store: Beads issues as seen by the reconciler.
+
+Two backends share one protocol: ``embedded`` reads and writes a ``bd export``
+JSONL file itself, ``bd`` drives the real CLI. Both keep Gas Town's hook
+convention: a hooked issue has ``status=hooked`` and ``assignee=<agent>``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import pathlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, Self
+
+from reconciler.errors import HookConflict, StoreError
+
+__all__ = [
+    "UNSET",
+    "Dependency",
+    "InvalidIssueId",
+    "Issue",
+    "IssueExists",
+    "IssueStore",
+    "hook_needed",
+    "open_store",
+    "unhook_needed",
+]
+
+# Statuses an agent may hold its hook in.
+HELD_STATUSES: Final = frozenset({"hooked", "in_progress"})
+# A `blocks` target in one of these no longer blocks.
+DONE_STATUSES: Final = frozenset({"closed", "tombstone"})
+
+
+class _Unset:
+    """Marks an argument that was not passed, so ``None`` can mean "clear"."""
+
+    _instance: Self | None = None
+
+    def __new__(cls) -> Self:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Final = _Unset()
+
+
+class IssueExists(StoreError):
+    def __init__(self, issue_id: str) -> None:
+        self.issue_id = issue_id
+        super().__init__(f"issue {issue_id} already exists")
+
+
+class InvalidIssueId(StoreError):
+    def __init__(self, issue_id: str, prefix: str) -> None:
+        self.issue_id, self.prefix = issue_id, prefix
+        super().__init__(f"issue id {issue_id!r} does not have the store prefix {prefix}-")
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _int(value: object, default: int) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """An edge: ``issue_id`` depends on ``depends_on_id`` with ``type``."""
+
+    issue_id: str
+    depends_on_id: str
+    type: str
+    created_at: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], owner: str = "") -> Dependency | None:
+        """Read an export edge, or a ``show`` IssueDetails entry; None if neither."""
+        if isinstance(record.get("depends_on_id"), str):
+            return cls(
+                issue_id=str(record.get("issue_id") or owner),
+                depends_on_id=record["depends_on_id"],
+                type=str(record.get("type") or "blocks"),
+                created_at=_opt_str(record.get("created_at")),
+            )
+        # `bd show` lists the other issue's whole record plus dependency_type.
+        if isinstance(record.get("id"), str) and "dependency_type" in record:
+            return cls(
+                issue_id=owner,
+                depends_on_id=record["id"],
+                type=str(record.get("dependency_type") or "blocks"),
+                created_at=None,
+            )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: str
+    title: str
+    description: str = ""
+    status: str = "open"
+    priority: int = 2
+    issue_type: str = "task"
+    assignee: str | None = None
+    labels: tuple[str, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    created_at: str | None = None
+    updated_at: str | None = None
+    closed_at: str | None = None
+    close_reason: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Issue:
+        """Build from a Beads JSON record; missing, null or odd fields get defaults."""
+        issue_id = str(record.get("id") or "")
+        labels = record.get("labels")
+        deps_raw = record.get("dependencies")
+        deps: builtins.list[Dependency] = []
+        if isinstance(deps_raw, builtins.list):
+            for raw in deps_raw:
+                dep = Dependency.from_record(raw, issue_id) if isinstance(raw, Mapping) else None
+                if dep is not None:
+                    deps.append(dep)
+        return cls(
+            id=issue_id,
+            title=str(record.get("title") or ""),
+            description=str(record.get("description") or ""),
+            status=str(record.get("status") or "open"),
+            priority=_int(record.get("priority"), 2),
+            issue_type=str(record.get("issue_type") or "task"),
+            assignee=_opt_str(record.get("assignee")),
+            labels=tuple(str(x) for x in labels) if isinstance(labels, builtins.list) else (),
+            dependencies=tuple(deps),
+            created_at=_opt_str(record.get("created_at")),
+            updated_at=_opt_str(record.get("updated_at")),
+            closed_at=_opt_str(record.get("closed_at")),
+            close_reason=_opt_str(record.get("close_reason")),
+        )
+
+    @property
+    def blocked_by(self) -> tuple[str, ...]:
+        """Targets of this issue's own ``blocks`` dependencies."""
+        return tuple(
+            d.depends_on_id
+            for d in self.dependencies
+            if d.type == "blocks" and d.issue_id in (self.id, "")
+        )
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """The order ``ready`` answers in: priority, then age, then id."""
+        return (self.priority, self.created_at or "", self.id)
+
+
+def hook_needed(issue: Issue, assignee: str) -> bool:
+    """The hook compare-and-set rule: True to write, False if already ours.
+
+    Allowed iff the issue is open and free, or already held by ``assignee``
+    (hooked or in_progress); anything else raises HookConflict.
+    """
+    if issue.status == "open" and issue.assignee is None:
+        return True
+    if issue.assignee == assignee and issue.status in HELD_STATUSES:
+        return False
+    raise HookConflict(issue.id, issue.status, issue.assignee, assignee)
+
+
+def unhook_needed(issue: Issue, assignee: str) -> bool:
+    """The unhook rule: True to write, False if already open and free.
+
+    Only the holder may unhook; a closed issue is never reopened this way.
+    """
+    if issue.status == "open" and issue.assignee is None:
+        return False
+    if issue.assignee == assignee and issue.status in HELD_STATUSES | {"open"}:
+        return True
+    raise HookConflict(issue.id, issue.status, issue.assignee, assignee)
+
+
+def check_new_id(issue_id: str, prefix: str) -> None:
+    """An explicit id must carry the store's prefix (children ``X.N`` included)."""
+    head = f"{prefix}-"
+    if not issue_id.startswith(head) or len(issue_id) == len(head):
+        raise InvalidIssueId(issue_id, prefix)
+
+
+def status_set(status: str | Iterable[str] | None) -> frozenset[str] | None:
+    """Normalise a ``status=`` filter: one name, several, or None for all."""
+    if status is None:
+        return None
+    if isinstance(status, str):
+        return frozenset({status})
+    return frozenset(status)
+
+
+class IssueStore(Protocol):
+    """What the reconciler needs from Beads; both backends implement it."""
+
+    prefix: str
+
+    def get(self, issue_id: str) -> Issue:
+        """The issue; IssueNotFound if absent or a tombstone."""
+        ...
+
+    def list(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        assignee: str | None = None,
+        label: str | None = None,
+    ) -> builtins.list[Issue]:
+        """Issues in store order; tombstones and non-issue records never appear."""
+        ...
+
+    def ready(self) -> builtins.list[Issue]:
+        """Open issues with no live ``blocks`` target, by (priority, created_at, id)."""
+        ...
+
+    def create(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        priority: int = 2,
+        issue_type: str = "task",
+        labels: Iterable[str] = (),
+        assignee: str | None = None,
+        blocked_by: Iterable[str] = (),
+        issue_id: str | None = None,
+    ) -> Issue:
+        """A new open issue; ``issue_id`` must carry the prefix and be unused."""
+        ...
+
+    def update(
+        self,
+        issue_id: str,
+        *,
+        status: str | None = None,
+        assignee: str | None | _Unset = UNSET,
+        add_labels: Iterable[str] = (),
+        remove_labels: Iterable[str] = (),
+    ) -> Issue:
+        """Change fields; ``assignee=None`` clears it, UNSET leaves it."""
+        ...
+
+    def close(self, issue_id: str, reason: str) -> Issue:
+        """Status closed with ``closed_at`` and ``close_reason``."""
+        ...
+
+    def hook(self, issue_id: str, assignee: str) -> Issue:
+        """Compare-and-set per ``hook_needed``; HookConflict if held by another."""
+        ...
+
+    def unhook(self, issue_id: str, assignee: str) -> Issue:
+        """Back to open and unassigned, per ``unhook_needed``."""
+        ...
+
+
+def open_store(backend: str, root: pathlib.Path, prefix: str, actor: str = "gt") -> IssueStore:
+    """Open the store of the rig at ``root`` (the directory holding ``.beads``)."""
+    # Backends are imported here so importing the protocol stays cheap.
+    if backend == "embedded":
+        from reconciler.beads.embedded import JsonlStore
+
+        return JsonlStore(root / ".beads" / "issues.jsonl", prefix, actor)
+    if backend == "bd":
+        from reconciler.beads.bdcli import BdStore
+
+        return BdStore(root, prefix, actor)
+    raise StoreError(f"unknown beads backend {backend!r} (expected 'embedded' or 'bd')")

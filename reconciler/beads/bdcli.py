@@ -1,0 +1,297 @@
+"""The ``bd`` backend: the issue store driven through the real Beads CLI.
+
+Every call is ``bd <command> ... --json --actor=<actor>`` run without a shell,
+in the rig root so bd finds that rig's ``.beads``. bd's output has changed
+shape across releases, so the reader accepts the ``{schema_version, data}``
+envelope and the raw value, drops leading ``warning:`` lines, and treats
+empty stdout with something on stderr as a failure (some releases exit 0
+on errors).
+
+bd has no compare-and-set for hooks, so ``hook`` checks with ``show``, writes
+with ``update`` and reads back with ``show``, like Gas Town's sling does. Two
+hookers racing between the check and the write can still both write; the
+read-back makes the loser see the winner in most interleavings, not all.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from reconciler.beads import (
+    HELD_STATUSES,
+    UNSET,
+    Issue,
+    _Unset,
+    check_new_id,
+    hook_needed,
+    status_set,
+    unhook_needed,
+)
+from reconciler.errors import BdCommandError, HookConflict, IssueNotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND_MARKERS: Final = ("not found", "no issue found", "no issues found matching")
+
+
+class HookNotLanded(StoreError):
+    """bd accepted the hook but a read-back does not show it."""
+
+    def __init__(self, issue_id: str, assignee: str, attempts: int) -> None:
+        self.issue_id, self.assignee, self.attempts = issue_id, assignee, attempts
+        super().__init__(
+            f"hook of {issue_id} to {assignee} did not show on read-back after {attempts} tries"
+        )
+
+
+def strip_warnings(stdout: str) -> str:
+    """Drop leading blank and ``warning:`` lines some bd versions print to stdout."""
+    lines = stdout.splitlines(keepends=True)
+    start = 0
+    while start < len(lines):
+        head = lines[start].strip()
+        if head and not head.lower().startswith("warning:"):
+            break
+        start += 1
+    return "".join(lines[start:])
+
+
+def _error_message(text: str) -> str | None:
+    """The message of a ``{"error": ..., "hint": ...}`` document, if text is one."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(value, dict) or "error" not in value:
+        return None
+    message = str(value["error"])
+    hint = value.get("hint")
+    return f"{message} (hint: {hint})" if hint else message
+
+
+def decode_output(argv: list[str], returncode: int, stdout: str, stderr: str) -> Any:
+    """bd's answer as JSON (envelope removed), or None for no output; raises BdCommandError."""
+    body = strip_warnings(stdout).strip()
+    if returncode != 0:
+        reason = _error_message(body) or _error_message(stderr.strip()) or ""
+        raise BdCommandError(argv, returncode, stderr, reason)
+    if not body:
+        if stderr.strip():
+            raise BdCommandError(argv, returncode, stderr, f"no output; stderr: {stderr.strip()}")
+        return None
+    if body.startswith("No issues found"):
+        return []  # bd 0.58 printed this instead of [] for an empty list
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BdCommandError(argv, returncode, stderr, f"unreadable JSON: {exc.msg}") from None
+    if isinstance(value, dict):
+        if "error" in value and "data" not in value and "id" not in value:
+            raise BdCommandError(argv, returncode, stderr, _error_message(body) or "error")
+        if "data" in value and "schema_version" in value:
+            return value["data"]
+    return value
+
+
+def _records(data: Any) -> builtins.list[dict[str, Any]]:
+    """The issue records in an answer that may be one object or an array."""
+    items = data if isinstance(data, builtins.list) else [data] if isinstance(data, dict) else []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _is_not_found(error: BdCommandError) -> bool:
+    text = f"{error} {error.stderr}".lower()
+    return any(marker in text for marker in _NOT_FOUND_MARKERS)
+
+
+class BdStore:
+    """The issue store of the rig at ``root``, through the ``bd`` executable."""
+
+    def __init__(
+        self,
+        root: Path,
+        prefix: str,
+        actor: str = "gt",
+        *,
+        bd: str = "bd",
+        timeout: float = 60.0,
+        hook_attempts: int = 3,
+    ) -> None:
+        self.root = Path(root)
+        self.prefix = prefix
+        self.actor = actor
+        self.bd = bd
+        self.timeout = timeout
+        self.hook_attempts = hook_attempts
+
+    def run(self, *args: str) -> Any:
+        """Run one bd command and return its decoded JSON answer."""
+        argv = [self.bd, *args, "--json", f"--actor={self.actor}"]
+        env = dict(os.environ, BD_JSON_ENVELOPE="1")
+        env.pop("BEADS_DIR", None)  # the rig root decides which store, not the caller's env
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise BdCommandError(argv, 127, "", f"{self.bd} not found on PATH") from None
+        except subprocess.TimeoutExpired:
+            raise BdCommandError(argv, -1, "", f"timed out after {self.timeout:g}s") from None
+        log.debug("ran %s in %s: exit %d", argv, self.root, proc.returncode)
+        return decode_output(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    # -- reads -----------------------------------------------------------------
+
+    def get(self, issue_id: str) -> Issue:
+        try:
+            data = self.run("show", issue_id)
+        except BdCommandError as exc:
+            if _is_not_found(exc):
+                raise IssueNotFound(issue_id) from exc
+            raise
+        for record in _records(data):
+            if record.get("id") == issue_id and record.get("status") != "tombstone":
+                return Issue.from_record(record)
+        raise IssueNotFound(issue_id)
+
+    def list(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        assignee: str | None = None,
+        label: str | None = None,
+    ) -> builtins.list[Issue]:
+        wanted = status_set(status)
+        args = ["list", "--limit", "0", "--flat"]
+        if wanted is not None and len(wanted) == 1:
+            args.append(f"--status={next(iter(wanted))}")
+        else:
+            args.append("--all")  # bd hides closed issues unless told otherwise
+        if assignee is not None:
+            args.append(f"--assignee={assignee}")
+        if label is not None:
+            args.append(f"--label={label}")
+        issues = [Issue.from_record(r) for r in _records(self.run(*args))]
+        # Filter again: older bd releases ignore some of these flags.
+        return [
+            i
+            for i in issues
+            if i.status != "tombstone"
+            and (wanted is None or i.status in wanted)
+            and (assignee is None or i.assignee == assignee)
+            and (label is None or label in i.labels)
+        ]
+
+    def ready(self) -> builtins.list[Issue]:
+        issues = [Issue.from_record(r) for r in _records(self.run("ready", "--limit", "0"))]
+        return sorted((i for i in issues if i.status == "open"), key=Issue.sort_key)
+
+    # -- writes ----------------------------------------------------------------
+
+    def create(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        priority: int = 2,
+        issue_type: str = "task",
+        labels: Iterable[str] = (),
+        assignee: str | None = None,
+        blocked_by: Iterable[str] = (),
+        issue_id: str | None = None,
+    ) -> Issue:
+        # --flag=value throughout, so a value starting with "-" is never a flag.
+        args = ["create", f"--title={title}", f"--type={issue_type}", f"--priority={priority}"]
+        if description:
+            args.append(f"--description={description}")
+        if label_list := list(labels):
+            args.append(f"--labels={','.join(label_list)}")
+        if assignee:
+            args.append(f"--assignee={assignee}")
+        if deps := [f"blocks:{target}" for target in blocked_by]:
+            args.append(f"--deps={','.join(deps)}")
+        if issue_id is not None:
+            check_new_id(issue_id, self.prefix)
+            args.append(f"--id={issue_id}")
+        created = _records(self.run(*args))
+        if not created or not isinstance(created[0].get("id"), str):
+            raise BdCommandError([self.bd, *args], 0, "", "create answered without an id")
+        log.info("created issue %s", created[0]["id"])
+        return self.get(created[0]["id"])
+
+    def update(
+        self,
+        issue_id: str,
+        *,
+        status: str | None = None,
+        assignee: str | None | _Unset = UNSET,
+        add_labels: Iterable[str] = (),
+        remove_labels: Iterable[str] = (),
+    ) -> Issue:
+        args: builtins.list[str] = []
+        if status is not None:
+            args.append(f"--status={status}")
+        if not isinstance(assignee, _Unset):
+            args.append(f"--assignee={assignee or ''}")  # empty clears it
+        args += [f"--add-label={label}" for label in add_labels]
+        args += [f"--remove-label={label}" for label in remove_labels]
+        if args:
+            self._write("update", issue_id, *args)
+            log.info("updated issue %s", issue_id)
+        return self.get(issue_id)
+
+    def close(self, issue_id: str, reason: str) -> Issue:
+        # --force: the reconciler closes on its own authority, as the refinery does.
+        self._write("close", issue_id, f"--reason={reason}", "--force")
+        log.info("closed issue %s", issue_id)
+        return self.get(issue_id)
+
+    def hook(self, issue_id: str, assignee: str) -> Issue:
+        for attempt in range(1, self.hook_attempts + 1):
+            current = self.get(issue_id)
+            if not hook_needed(current, assignee):
+                return current
+            self._write("update", issue_id, "--status=hooked", f"--assignee={assignee}")
+            after = self.get(issue_id)
+            if after.assignee == assignee and after.status in HELD_STATUSES:
+                log.info("hooked issue %s to %s", issue_id, assignee)
+                return after
+            if after.assignee not in (None, assignee):
+                raise HookConflict(issue_id, after.status, after.assignee, assignee)
+            log.warning("hook of %s to %s did not land on try %d", issue_id, assignee, attempt)
+        raise HookNotLanded(issue_id, assignee, self.hook_attempts)
+
+    def unhook(self, issue_id: str, assignee: str) -> Issue:
+        current = self.get(issue_id)
+        if not unhook_needed(current, assignee):
+            return current
+        self._write("update", issue_id, "--status=open", "--assignee=")
+        after = self.get(issue_id)
+        if after.status != "open" or after.assignee is not None:
+            raise StoreError(f"unhook of {issue_id} did not land: it is {after.status}")
+        log.info("unhooked issue %s from %s", issue_id, assignee)
+        return after
+
+    def _write(self, command: str, issue_id: str, *args: str) -> None:
+        try:
+            self.run(command, issue_id, *args)
+        except BdCommandError as exc:
+            if _is_not_found(exc):
+                raise IssueNotFound(issue_id) from exc
+            raise

@@ -1,0 +1,336 @@
+"""The embedded store: a ``bd export`` JSONL file read and written in place.
+
+The file is the only copy of someone's work, so the rules are:
+
+* never rewrite after a failed parse (StoreCorrupt names the line, file untouched);
+* every line we did not change is written back byte for byte, in order;
+  a changed record keeps its key order, unknown fields and spacing style
+  (the line handling lives in ``jsonl_lines``);
+* every read-modify-write holds an flock on a sibling ``.lock`` file and
+  re-reads the file inside it; the new content goes to a temp file that is
+  fsynced and renamed over the old one, so readers see old or new, never half.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import fcntl
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.beads import (
+    DONE_STATUSES,
+    UNSET,
+    Issue,
+    IssueExists,
+    _Unset,
+    check_new_id,
+    hook_needed,
+    ids,
+    status_set,
+    unhook_needed,
+)
+from reconciler.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
+from reconciler.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the file ------------------------------------------------------------------
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+class JsonlStore:
+    """Beads issues in a ``.beads/issues.jsonl`` file (``bd export`` format)."""
+
+    def __init__(self, path: Path, prefix: str, actor: str = "gt") -> None:
+        self.path = Path(path)
+        self.prefix = prefix
+        self.actor = actor
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # (file bytes, parsed snapshot): reused only when the bytes are identical.
+        self._cache: tuple[bytes, Snapshot] | None = None
+
+    @classmethod
+    def init(cls, path: Path, prefix: str, actor: str = "gt") -> JsonlStore:
+        """Create an empty store file if there is none; an existing file is never emptied."""
+        store = cls(path, prefix, actor)
+        with store._locked(exclusive=True):
+            if not store.path.exists():
+                _atomic_write(store.path, b"")
+                log.info("created empty beads store %s", store.path)
+        return store
+
+    # -- reads -----------------------------------------------------------------
+
+    def get(self, issue_id: str) -> Issue:
+        _, line = self._read().find(issue_id)
+        assert line.issue is not None
+        return line.issue
+
+    def list(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        assignee: str | None = None,
+        label: str | None = None,
+    ) -> builtins.list[Issue]:
+        wanted = status_set(status)
+        return [
+            issue
+            for issue in self._read().issues()
+            if (wanted is None or issue.status in wanted)
+            and (assignee is None or issue.assignee == assignee)
+            and (label is None or label in issue.labels)
+        ]
+
+    def ready(self) -> builtins.list[Issue]:
+        snap = self._read()
+        # Tombstones stay in the map: a deleted blocker no longer blocks.
+        status_of = {ln.issue.id: ln.issue.status for ln in snap.lines if ln.issue is not None}
+
+        def blocked(issue: Issue) -> bool:
+            return any(
+                t in status_of and status_of[t] not in DONE_STATUSES for t in issue.blocked_by
+            )
+
+        found = [i for i in snap.issues() if i.status == "open" and not blocked(i)]
+        return sorted(found, key=Issue.sort_key)
+
+    # -- writes ----------------------------------------------------------------
+
+    def create(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        priority: int = 2,
+        issue_type: str = "task",
+        labels: Iterable[str] = (),
+        assignee: str | None = None,
+        blocked_by: Iterable[str] = (),
+        issue_id: str | None = None,
+    ) -> Issue:
+        if not title.strip():
+            raise ValueError("an issue needs a title")
+        with self._locked(exclusive=True):
+            snap = self._load()
+            if issue_id is not None:
+                check_new_id(issue_id, self.prefix)
+                if issue_id in snap.index:
+                    raise IssueExists(issue_id)
+            new = issue_id or ids.new_id(self.prefix, title, description, self.actor, snap.index)
+            now = _now()
+            record: Record = {"_type": "issue", "id": new, "title": title}
+            if description:
+                record["description"] = description
+            record |= {"status": "open", "priority": priority, "issue_type": issue_type}
+            if assignee:
+                record["assignee"] = assignee
+            record |= {"created_at": now, "created_by": self.actor, "updated_at": now}
+            if label_list := list(dict.fromkeys(labels)):
+                record["labels"] = label_list
+            if deps := [_blocks_edge(new, target, now, self.actor) for target in blocked_by]:
+                record["dependencies"] = deps
+            issue = Issue.from_record(record)
+            raw = dump_new(record)
+            self._commit(snap.appended(Line(raw, record, issue)))
+        log.info("created issue %s", new)
+        return issue
+
+    def update(
+        self,
+        issue_id: str,
+        *,
+        status: str | None = None,
+        assignee: str | None | _Unset = UNSET,
+        add_labels: Iterable[str] = (),
+        remove_labels: Iterable[str] = (),
+    ) -> Issue:
+        adding, removing = list(add_labels), set(remove_labels)
+
+        def edit(record: Record, now: str) -> None:
+            if status is not None:
+                _set_status(record, status, now)
+            if not isinstance(assignee, _Unset):
+                _set_assignee(record, assignee)
+            if adding or removing:
+                _edit_labels(record, adding, removing)
+
+        return self._modify(issue_id, edit, "updated")
+
+    def close(self, issue_id: str, reason: str) -> Issue:
+        def edit(record: Record, now: str) -> None:
+            _set_status(record, "closed", now)
+            record["close_reason"] = reason
+
+        return self._modify(issue_id, edit, "closed")
+
+    def hook(self, issue_id: str, assignee: str) -> Issue:
+        def edit(record: Record, now: str) -> None:
+            if hook_needed(Issue.from_record(record), assignee):
+                record["status"] = "hooked"
+                _set_assignee(record, assignee)
+
+        return self._modify(issue_id, edit, "hooked")
+
+    def unhook(self, issue_id: str, assignee: str) -> Issue:
+        def edit(record: Record, now: str) -> None:
+            if unhook_needed(Issue.from_record(record), assignee):
+                _set_status(record, "open", now)
+                _set_assignee(record, None)
+
+        return self._modify(issue_id, edit, "unhooked")
+
+    # -- machinery -------------------------------------------------------------
+
+    def _modify(self, issue_id: str, edit: Callable[[Record, str], None], verb: str) -> Issue:
+        """Read-modify-write one record under the lock; no change means no write."""
+        with self._locked(exclusive=True):
+            snap = self._load()
+            pos, line = snap.find(issue_id)
+            assert line.record is not None and line.issue is not None
+            record = copy.deepcopy(line.record)
+            now = _now()
+            edit(record, now)  # may raise HookConflict: nothing has been written
+            if record == line.record:
+                return line.issue
+            record["updated_at"] = now
+            issue = Issue.from_record(record)
+            self._commit(snap.replaced(pos, Line(dump_like(record, line.raw), record, issue)))
+        log.info("%s issue %s", verb, issue_id)
+        return issue
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        fd: int | None = None
+        try:
+            if exclusive:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exclusive:
+                raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror}") from exc
+            # A read-only or absent directory: atomic renames keep plain reads whole.
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing the descriptor releases the lock
+
+    def _read(self) -> Snapshot:
+        with self._locked(exclusive=False):
+            return self._load()
+
+    def _load(self) -> Snapshot:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc.strerror}") from exc
+        cached = self._cache
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        known = {line.raw: line for line in cached[1].lines} if cached else {}
+        snap = parse(data, self.path, known)
+        self._cache = (data, snap)
+        return snap
+
+    def _commit(self, snap: Snapshot) -> None:
+        data = snap.render()
+        self._remove_stale_temps()
+        try:
+            _atomic_write(self.path, data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {self.path}: {exc.strerror}") from exc
+        self._cache = (data, snap)
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files left by a writer that died; we hold the lock, so none is live."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
+                log.warning("removed stale temp file %s", leftover)
+
+
+# -- record edits ----------------------------------------------------------------
+
+
+def _blocks_edge(issue_id: str, target: str, now: str, actor: str) -> Record:
+    return {
+        "issue_id": issue_id,
+        "depends_on_id": target,
+        "type": "blocks",
+        "created_at": now,
+        "created_by": actor,
+    }
+
+
+def _set_status(record: Record, status: str, now: str) -> None:
+    """Keep the invariant: ``closed_at`` is set exactly when the status is closed."""
+    record["status"] = status
+    if status == "closed":
+        if not record.get("closed_at"):
+            record["closed_at"] = now
+    else:
+        record.pop("closed_at", None)
+
+
+def _set_assignee(record: Record, assignee: str | None) -> None:
+    if assignee:
+        record["assignee"] = assignee
+    else:
+        record.pop("assignee", None)  # bd omits an empty assignee
+
+
+def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> None:
+    current = record.get("labels")
+    labels = list(current) if isinstance(current, list) else []
+    for label in adding:
+        if label not in labels:
+            labels.append(label)
+    labels = [x for x in labels if x not in removing]
+    if labels or "labels" in record:
+        record["labels"] = labels
