@@ -81,3 +81,17 @@ def test_bundled_schema_is_self_contained_and_accepts_the_examples(kind: str) ->
     assert docs, f"the examples show no {kind}"
     for doc in docs:
         assert list(validator.iter_errors(doc)) == []
+
+
+@pytest.mark.parametrize("kind", list(KIND_FILES))
+def test_readme_documents_every_field(kind: str) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split(f"### {kind}", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    undocumented = []
+    for path, _, _ in _properties(bundled_schema(kind), kind):
+        if not path.startswith("$.spec.") or ".when." in path:
+            continue
+        leaf = path.rsplit(".", 1)[1].rstrip("[]")
+        if leaf != "*" and leaf not in section:
+            undocumented.append(path)
+    assert not undocumented, undocumented
