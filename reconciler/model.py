@@ -6,6 +6,7 @@ Nothing here does I/O; every value is already validated and defaulted by
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -183,9 +184,18 @@ class DesiredState:
     convoys: tuple[ConvoySpec, ...] = ()
     routings: tuple[RoutingSpec, ...] = ()
     files: tuple[str, ...] = field(default=(), compare=False)
+    root: str = ""  # the town root, absolute; worktrees and relative repos live below it
 
     def rig(self, name: str) -> RigSpec:
         return next(r for r in self.rigs if r.name == name)
+
+    @property
+    def socket(self) -> str:
+        """The town's tmux socket: as set, else derived from the root so towns never share one."""
+        if self.town.socket:
+            return self.town.socket
+        base = re.sub(r"[^A-Za-z0-9_-]+", "-", self.root.rstrip("/").rsplit("/", 1)[-1])[:24] or "town"
+        return f"gt-{base}-{hashlib.sha256(self.root.encode()).hexdigest()[:6]}"
 
     def routing_for(self, rig: RigSpec) -> RoutingSpec:
         for routing in self.routings:

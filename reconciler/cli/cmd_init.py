@@ -36,3 +36,13 @@ def init(
     if result.demo_rig:
         typer.echo(f"  + {result.demo_rig.relative_to(result.root)}/ (demo rig: git repo and Beads issues)")
     typer.echo("next: gt validate")
+
+
+@app.command()
+@maps_errors
+def done(ctx: typer.Context) -> None:
+    """From inside a worker session: report my hooked issue ready to merge."""
+    from ..worker import WorkerEnv, report_done
+
+    issue = report_done(WorkerEnv.from_env())
+    settings(ctx).echo(f"{issue.id} reported done; the refinery merges it on the next pass")

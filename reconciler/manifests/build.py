@@ -138,7 +138,9 @@ def _rule(r: dict[str, Any]) -> RoutingRule:
     )
 
 
-def desired_state(manifests: list[Manifest], default_name: str, files: tuple[str, ...]) -> DesiredState:
+def desired_state(
+    manifests: list[Manifest], default_name: str, files: tuple[str, ...], root: str
+) -> DesiredState:
     by_kind: dict[str, list[Manifest]] = {"Town": [], "Rig": [], "Convoy": [], "Routing": []}
     for m in manifests:
         by_kind[m.kind].append(m)
@@ -149,4 +151,5 @@ def desired_state(manifests: list[Manifest], default_name: str, files: tuple[str
         convoys=tuple(convoy(m) for m in by_kind["Convoy"]),
         routings=tuple(routing(m) for m in by_kind["Routing"]),
         files=files,
+        root=root,
     )

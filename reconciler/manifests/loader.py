@@ -88,7 +88,8 @@ def load_desired_state(directory: Path, town_name: str | None = None) -> Desired
     if problems.items:
         raise ManifestError(sorted(problems.items, key=lambda p: (p.path, p.line, p.col)))
     name = town_name or directory.resolve().parent.name
-    return build.desired_state(manifests, name, tuple(display_path(p) for p in files))
+    root = str(directory.resolve().parent)
+    return build.desired_state(manifests, name, tuple(display_path(p) for p in files), root)
 
 
 def _read_file(path: Path, problems: _Problems) -> list[Manifest]:

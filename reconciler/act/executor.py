@@ -1,0 +1,217 @@
+"""Carry out a plan: each action's outcome is reported to the caller, never printed.
+
+Starts are batched: worktrees and hooks are prepared one by one, then every
+new session of the plan is created and stamped in a single tmux invocation,
+and one list-panes call confirms which of them came up.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..beads import IssueStore
+from ..errors import HookConflict, ReconcilerError, StoreError, TerminalError
+from ..model import DesiredState
+from ..observe import StoreFactory, observe_sessions
+from ..observed import DONE_LABEL, HELD_STATUSES, role_of
+from ..plan import Action, Op, Plan
+from ..tmux import Tmux
+from . import gitops, sessions
+
+log = logging.getLogger(__name__)
+STARTS = (Op.spawn, Op.respawn, Op.restart)
+MERGE_FAILED_LABEL = "gt:merge-failed"
+
+
+class Result(str, enum.Enum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    stopped = "stopped"
+    merged = "merged"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    result: Result
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.result is Result.failed
+
+
+class Executor:
+    def __init__(self, desired: DesiredState, tmux: Tmux, stores: StoreFactory, *,
+                 clock: Callable[[], float] = time.time,
+                 on_event: Callable[[Outcome], None] | None = None) -> None:
+        self.desired, self.tmux, self.stores, self.clock = desired, tmux, stores, clock
+        self.on_event = on_event or (lambda outcome: None)
+        self._stores: dict[str, IssueStore] = {}
+
+    def store(self, rig: str) -> IssueStore:
+        if rig not in self._stores:
+            self._stores[rig] = self.stores(self.desired, self.desired.rig(rig))
+        return self._stores[rig]
+
+    def apply(self, plan: Plan) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+
+        def report(outcome: Outcome) -> None:
+            log.info("action %s", outcome.result.value, extra={
+                "gt_action": outcome.action.op.value, "gt_subject": outcome.action.subject,
+                "gt_reason": outcome.action.reason, "gt_detail": outcome.detail})
+            outcomes.append(outcome)
+            self.on_event(outcome)
+
+        starts = [a for a in plan.actions if a.op in STARTS]
+        nudges = [a for a in plan.actions if a.op is Op.nudge]
+        for action in plan.actions:
+            if action.op not in STARTS and action.op is not Op.nudge:
+                report(self._guarded(self._one, action))
+        for outcome in self._starts(starts):
+            report(outcome)
+        for action in nudges:
+            report(self._guarded(self._nudge, action))
+        return outcomes
+
+    def _guarded(self, fn: Callable[[Action], Outcome], action: Action) -> Outcome:
+        """One failed action never stops the others."""
+        try:
+            return fn(action)
+        except ReconcilerError as exc:
+            return Outcome(action, Result.failed, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a library error must not abort the rest
+            import git
+
+            if isinstance(exc, git.GitCommandError | OSError):
+                return Outcome(action, Result.failed, f"{type(exc).__name__}: {exc}")
+            raise
+
+    # -- one at a time ---------------------------------------------------------
+
+    def _one(self, action: Action) -> Outcome:
+        role = role_of(action.rig, action.worker)
+        if action.op is Op.stop:
+            result = self.tmux.run(sessions.kill_command(action.session))
+            gone = result.returncode == 0 or "can't find session" in result.error()
+            if not gone:
+                raise TerminalError(f"kill-session {action.session}: {result.error()}")
+            if action.release:
+                self.store(action.rig).unhook(action.issue, role)
+                return Outcome(action, Result.stopped, f"hook on {action.issue} released")
+            return Outcome(action, Result.stopped, "worktree and hook kept" if action.issue else "")
+        if action.op is Op.release:
+            self.store(action.rig).unhook(action.issue, role)
+            return Outcome(action, Result.updated, f"{action.issue} back to open")
+        if action.op is Op.hook:
+            self._hook(action)
+            return Outcome(action, Result.updated, f"{action.issue} hooked to {role}")
+        if action.op is Op.merge:
+            return self._merge(action)
+        raise TerminalError(f"unknown action {action.op}")
+
+    def _hook(self, action: Action) -> None:
+        """Compare-and-set the hook, then read it back: a hook is only trusted once seen."""
+        role = role_of(action.rig, action.worker)
+        store = self.store(action.rig)
+        store.hook(action.issue, role)
+        seen = store.get(action.issue)
+        if seen.assignee != role or seen.status not in HELD_STATUSES:
+            raise StoreError(f"hook on {action.issue} did not land (reads {seen.status}, {seen.assignee})")
+
+    def _merge(self, action: Action) -> Outcome:
+        assert action.spec is not None
+        rig = self.desired.rig(action.rig)
+        store = self.store(action.rig)
+        issue = store.get(action.issue)
+        message = f"{issue.id}: {issue.title}\n\nWorked by {role_of(action.rig, action.worker)} on {action.spec.branch}."
+        try:
+            tip = gitops.land(action.spec, rig.refinery.strategy, rig.refinery.gates, message)
+        except TerminalError as exc:
+            # Take the done mark off so the next pass does not retry the same failure.
+            store.update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
+            raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
+        store.close(action.issue, f"merged as {tip[:12]} into {rig.branch}")
+        self.tmux.run(sessions.kill_command(action.session))
+        gitops.remove_worktree(action.spec)
+        return Outcome(action, Result.merged, f"{action.spec.branch} -> {rig.branch} at {tip[:12]}")
+
+    def _nudge(self, action: Action) -> Outcome:
+        assert action.spec is not None
+        delivered = sessions.nudge(self.tmux, action.session, action.spec.nudge)
+        count = int(dict(action.after).get("nudges", "1"))
+        self.tmux.run(*sessions.stamp_commands(action.session, {
+            "nudges": str(count), "last_nudge": f"{self.clock():.0f}"}))
+        if not delivered:
+            return Outcome(action, Result.failed, "typed the nudge but Enter was not confirmed")
+        return Outcome(action, Result.updated, f"nudge {count} delivered")
+
+    # -- starts, batched -------------------------------------------------------
+
+    def _starts(self, actions: list[Action]) -> list[Outcome]:
+        if not actions:
+            return []
+        outcomes: list[Outcome] = []
+        prepared: list[tuple[Action, str]] = []
+        existing = {s.name for s in observe_sessions(self.tmux)}
+        for action in actions:
+            try:
+                self._prepare(action)
+            except (ReconcilerError, OSError) as exc:
+                outcomes.append(Outcome(action, Result.failed, str(exc)))
+                continue
+            prepared.append((action, uuid.uuid4().hex[:12]))
+        commands: list[list[str]] = [["start-server"], ["set-option", "-g", "remain-on-exit", "on"]]
+        for action, generation in prepared:
+            assert action.spec is not None
+            if action.session in existing:
+                commands.append(sessions.kill_command(action.session))
+            commands.extend(sessions.start_commands(action.spec, generation))
+        batch = self.tmux.run(*commands)
+        after = {s.name: s for s in observe_sessions(self.tmux)}
+        for action, generation in prepared:
+            up = after.get(action.session)
+            if up is None or up.stamps.generation != generation:
+                outcomes.append(self._start_alone(action, generation, batch.error()))
+                continue
+            result = Result.updated if action.op is Op.restart else Result.created
+            outcomes.append(Outcome(action, result, f"{action.spec.model if action.spec else ''} "
+                                                    f"on {action.spec.branch if action.spec else ''}"))
+        return outcomes
+
+    def _prepare(self, action: Action) -> None:
+        assert action.spec is not None
+        import git
+
+        try:
+            gitops.ensure_worktree(action.spec)
+        except git.GitCommandError as exc:
+            raise TerminalError(str(exc)) from exc
+        if action.op is Op.spawn:
+            try:
+                self._hook(action)
+            except HookConflict as exc:
+                raise TerminalError(f"{exc}; not spawning") from exc
+        else:
+            seen = self.store(action.rig).get(action.issue)
+            if seen.assignee != role_of(action.rig, action.worker) or seen.status not in HELD_STATUSES:
+                raise TerminalError(f"{action.issue} is no longer hooked to {action.worker}; not starting")
+
+    def _start_alone(self, action: Action, generation: str, batch_error: str) -> Outcome:
+        """The batch did not bring this one up: try it alone to learn exactly why."""
+        assert action.spec is not None
+        result = self.tmux.run(sessions.kill_command(action.session), *sessions.start_commands(action.spec, generation)) \
+            if action.session in {s.name for s in observe_sessions(self.tmux)} \
+            else self.tmux.run(*sessions.start_commands(action.spec, generation))
+        up = {s.name: s for s in observe_sessions(self.tmux)}.get(action.session)
+        if up is not None and up.stamps.generation == generation:
+            return Outcome(action, Result.created, f"{action.spec.model} on {action.spec.branch}")
+        return Outcome(action, Result.failed, result.error() if not result.ok else batch_error or "session did not start")

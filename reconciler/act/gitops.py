@@ -1,0 +1,127 @@
+"""Git effects: worker worktrees and the refinery's landing of finished branches."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import TerminalError
+from ..plan import WorkerSpec
+
+GATE_TIMEOUT = 600.0
+
+
+def _repo(path: str):  # type: ignore[no-untyped-def]
+    import git
+
+    try:
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise TerminalError(f"{path} is not a git repository") from exc
+
+
+def ensure_worktree(spec: WorkerSpec) -> bool:
+    """Make the worker's worktree on its branch; True when it was created, False when reused."""
+    import git
+
+    path = Path(spec.worktree)
+    if path.exists():
+        try:
+            with git.Repo(path) as existing:
+                current = existing.active_branch.name
+        except (git.InvalidGitRepositoryError, TypeError) as exc:
+            raise TerminalError(f"{path} exists but is not a worktree on {spec.branch}") from exc
+        if current != spec.branch:
+            raise TerminalError(f"{path} is a worktree on {current}, not {spec.branch}")
+        return False
+    with _repo(spec.repo) as repo:
+        heads = {h.name for h in repo.heads}
+        if spec.branch not in heads and spec.base_branch not in heads:
+            raise TerminalError(f"branch {spec.base_branch} not found in {spec.repo}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            repo.git.worktree("prune")  # a worktree deleted by hand would block the add
+            if spec.branch in heads:
+                repo.git.worktree("add", str(path), spec.branch)
+            else:
+                repo.git.worktree("add", "-b", spec.branch, str(path), spec.base_branch)
+        except git.GitCommandError as exc:
+            raise TerminalError(f"git worktree add {path}: {exc.stderr.strip()}") from exc
+    return True
+
+
+def remove_worktree(spec: WorkerSpec) -> None:
+    import git
+
+    if not Path(spec.worktree).exists():
+        return
+    with _repo(spec.repo) as repo:
+        try:
+            repo.git.worktree("remove", "--force", spec.worktree)
+        except git.GitCommandError as exc:
+            raise TerminalError(f"git worktree remove {spec.worktree}: {exc.stderr.strip()}") from exc
+
+
+def run_gates(spec: WorkerSpec, gates: Sequence[Sequence[str]]) -> None:
+    for gate in gates:
+        try:
+            proc = subprocess.run(list(gate), cwd=spec.worktree, capture_output=True, text=True,
+                                  timeout=GATE_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TerminalError(f"gate {' '.join(gate)!r} could not run: {exc}") from exc
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            raise TerminalError(f"gate {' '.join(gate)!r} failed (exit {proc.returncode}): {' | '.join(tail)}")
+
+
+def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str) -> str:
+    """Gate, combine and land the worker's branch on the rig's branch; returns the new tip."""
+    import git
+
+    with _repo(spec.worktree) as work, _repo(spec.repo) as repo:
+        if work.is_dirty(untracked_files=True):
+            raise TerminalError(f"uncommitted changes in {spec.worktree}: commit them, then report done again")
+        base = repo.commit(spec.base_branch).hexsha
+        head = work.head.commit.hexsha
+        if repo.is_ancestor(head, base):
+            raise TerminalError(f"{spec.branch} has no commits that {spec.base_branch} lacks")
+        run_gates(spec, gates)
+        try:
+            if strategy == "rebase":
+                work.git.rebase(base)
+                new = work.head.commit.hexsha
+            else:
+                tree = repo.git.merge_tree("--write-tree", base, head).splitlines()[0]
+                parents = ["-p", base] + (["-p", head] if strategy == "merge" else [])
+                new = repo.git.commit_tree(tree, *parents, "-m", message)
+        except git.GitCommandError as exc:
+            if strategy == "rebase":
+                work.git.rebase("--abort", with_exceptions=False)
+            raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}") from exc
+        _advance(repo, spec.base_branch, base, new)
+        return str(new)
+
+
+def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-untyped-def]
+    """Move ``branch`` from ``old`` to ``new``; where it is checked out, fast-forward that tree."""
+    import git
+
+    checkout = _checked_out_at(repo, branch)
+    try:
+        if checkout is not None:
+            git.Repo(checkout).git.merge("--ff-only", new)
+        else:
+            repo.git.update_ref(f"refs/heads/{branch}", new, old)
+    except git.GitCommandError as exc:
+        raise TerminalError(f"could not advance {branch}: {exc.stderr.strip()}") from exc
+
+
+def _checked_out_at(repo, branch: str) -> str | None:  # type: ignore[no-untyped-def]
+    path = None
+    for line in repo.git.worktree("list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            path = line[len("worktree "):]
+        elif line == f"branch refs/heads/{branch}":
+            return path
+    return None

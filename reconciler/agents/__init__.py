@@ -1,0 +1,1 @@
+"""Agents shipped with gt: small programs that behave like a coding agent."""

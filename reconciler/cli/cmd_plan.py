@@ -1,0 +1,127 @@
+"""gt diff, gt apply."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from . import app, maps_errors, settings
+from .render import outcome_line, plan_lines
+
+
+def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from ..town import Town
+
+    return Town.load(settings(ctx).town_root())
+
+
+def _print_manifest_errors(ctx: typer.Context, exc: Exception) -> None:
+    """Manifest errors: every one, in the same form as gt validate."""
+    s = settings(ctx)
+    for p in getattr(exc, "problems", ()):
+        s.echo(f"{s.paint(f'{p.path}:{p.line}:{p.col}:', 'bold', stream=sys.stderr)} "
+               f"{p.pointer + ': ' if p.pointer else ''}{p.message}", err=True)
+
+
+@app.command()
+@maps_errors
+def diff(
+    ctx: typer.Context,
+    why: Annotated[bool, typer.Option("--why", help="Show the reason, before and after of each action.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Save the plan to FILE for gt apply FILE.")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
+) -> None:
+    """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error."""
+    from ..errors import ManifestError
+
+    s = settings(ctx)
+    try:
+        town = _town(ctx)
+    except ManifestError as exc:
+        _print_manifest_errors(ctx, exc)
+        raise typer.Exit(2) from None
+    plan, _ = town.plan(time.time(), prune=prune)
+    if out is not None:
+        _save(plan, out)
+    if s.json:
+        typer.echo(json.dumps(plan.to_dict(), indent=2))
+    else:
+        for line in plan_lines(plan, s, why=why):
+            s.echo(line)
+    raise typer.Exit(0 if plan.in_sync else 1)
+
+
+def _save(plan, out: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import tempfile
+
+    data = json.dumps(plan.to_dict(), indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(data)
+    os.replace(tmp, out)
+
+
+@app.command()
+@maps_errors
+def apply(
+    ctx: typer.Context,
+    plan_file: Annotated[Optional[Path], typer.Argument(metavar="[PLAN]", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="With --prune, allow stopping every session when the manifests describe nothing.")] = False,
+    why: Annotated[bool, typer.Option("--why", help="Show the reason behind each action.")] = False,
+) -> None:
+    """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
+    from ..act import Executor
+    from ..errors import ManifestError
+    from ..plan import Plan
+
+    s = settings(ctx)
+    try:
+        town = _town(ctx)
+    except ManifestError as exc:
+        _print_manifest_errors(ctx, exc)
+        raise typer.Exit(2) from None
+    if plan_file is not None:
+        try:
+            plan = Plan.from_dict(json.loads(plan_file.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{plan_file}: not a saved plan ({exc})") from exc
+        town.check_fresh(plan)
+    else:
+        plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty)
+    out = sys.stderr if s.json else sys.stdout
+    for line in plan_lines(plan, s, why=why):
+        s.echo(line, err=out is sys.stderr)
+    if plan.in_sync or dry_run:
+        if s.json:
+            typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": []}, indent=2))
+        raise typer.Exit(0)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not on a terminal: pass --yes to apply without confirmation")
+        if not typer.confirm(f"Apply {len(plan.actions)} actions?", default=False):
+            s.echo("Cancelled; nothing done.", err=True)
+            raise typer.Exit(1)
+    events: list[str] = []
+    executor = Executor(town.desired, town.tmux, town.stores,
+                        on_event=lambda o: events.append(outcome_line(o, s)) or s.echo(events[-1], err=out is sys.stderr))
+    outcomes = executor.apply(plan)
+    failed = [o for o in outcomes if o.failed]
+    if s.json:
+        typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": [
+            {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
+             "result": o.result.value, "detail": o.detail} for o in outcomes]}, indent=2))
+    else:
+        s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed.")
+    if failed and len(failed) == len(outcomes):
+        raise typer.Exit(2)
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,17 @@
+"""Observers: read tmux and Beads into ``ObservedState``. They never change anything."""
+
+from __future__ import annotations
+
+from ..model import DesiredState
+from ..observed import ObservedState
+from ..tmux import Tmux
+from .issues import StoreFactory, observe_rigs
+from .sessions import observe_sessions
+
+
+def observe(desired: DesiredState, tmux: Tmux, stores: StoreFactory) -> ObservedState:
+    """Everything the planner needs: one tmux call plus one read of each rig's store."""
+    return ObservedState(observe_sessions(tmux), observe_rigs(desired, stores))
+
+
+__all__ = ["StoreFactory", "observe", "observe_rigs", "observe_sessions"]

@@ -1,0 +1,58 @@
+"""Each rig's issues that matter to the plan, read through the store interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..beads import Issue, IssueStore
+from ..errors import ReconcilerError
+from ..model import DesiredState, RigSpec
+from ..observed import ObservedIssue, ObservedRig
+from ..plan.workers import is_url, rig_repo_path
+
+StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
+GONE = frozenset({"closed", "tombstone"})
+
+
+def default_stores(desired: DesiredState, rig: RigSpec) -> IssueStore:
+    """The store the Town manifest names, in the rig's repository."""
+    repo = Path(rig_repo_path(desired, rig))
+    if desired.town.beads_backend == "bd":
+        from ..beads.bdcli import BdStore
+
+        return BdStore(repo, rig.prefix, actor="gt")
+    from ..beads.embedded import JsonlStore
+
+    return JsonlStore(repo / rig.beads_path / "issues.jsonl", rig.prefix, actor="gt")
+
+
+def observe_rigs(desired: DesiredState, stores: StoreFactory) -> tuple[ObservedRig, ...]:
+    return tuple(observe_rig(desired, rig, stores) for rig in desired.rigs)
+
+
+def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> ObservedRig:
+    repo = Path(rig_repo_path(desired, rig))
+    if is_url(rig.repo) and not repo.exists():
+        return ObservedRig(rig.name, error=f"{rig.repo} is not cloned yet (expected at {repo})")
+    if not repo.is_dir():
+        return ObservedRig(rig.name, error=f"repository {repo} does not exist")
+    try:
+        issues = stores(desired, rig).list()
+    except ReconcilerError as exc:
+        return ObservedRig(rig.name, error=str(exc))
+    listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
+    mine = f"{rig.name}/workers/"
+    status = {i.id: i.status for i in issues}
+    relevant = [i for i in issues if i.id in listed or (i.assignee or "").startswith(mine)]
+    return ObservedRig(rig.name, tuple(_observed(i, status) for i in relevant))
+
+
+def _observed(issue: Issue, status: dict[str, str]) -> ObservedIssue:
+    # A blocks target that is closed, tombstoned or unknown no longer blocks.
+    blocking = tuple(t for t in issue.blocked_by if t in status and status[t] not in GONE)
+    return ObservedIssue(
+        id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
+        issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels,
+        blocked_by=blocking,
+    )

@@ -1,0 +1,90 @@
+"""What is really there: tmux sessions and Beads issues, as plain frozen values.
+
+Built by ``reconciler.observe``; read by the pure planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
+HELD_STATUSES = frozenset({"hooked", "in_progress"})
+SESSION_PREFIX = "gt-"
+
+
+def role_of(rig: str, worker: str) -> str:
+    """The Beads assignee of a worker: ``<rig>/workers/<worker>``."""
+    return f"{rig}/workers/{worker}"
+
+
+def worker_of(rig: str, assignee: str | None) -> str | None:
+    """The worker named by an assignee of ``rig``, or None when it is not one of ours."""
+    prefix = f"{rig}/workers/"
+    if assignee and assignee.startswith(prefix) and "/" not in assignee[len(prefix):]:
+        return assignee[len(prefix):] or None
+    return None
+
+
+def session_name(rig: str, worker: str) -> str:
+    return f"{SESSION_PREFIX}{rig}-{worker}"
+
+
+@dataclass(frozen=True)
+class Stamps:
+    """What the reconciler wrote on a session when it made it (tmux user options)."""
+
+    rig: str = ""
+    worker: str = ""
+    issue: str = ""
+    generation: str = ""
+    fingerprint: str = ""
+    nudges: int = 0
+    last_nudge: float = 0.0
+
+
+@dataclass(frozen=True)
+class ObservedSession:
+    name: str
+    pane_pid: int
+    command: str  # the pane's current foreground command
+    dead: bool  # the pane's process exited (remain-on-exit keeps the session)
+    activity: float  # epoch seconds of the last output or input
+    created: float
+    stamps: Stamps = Stamps()
+
+
+@dataclass(frozen=True)
+class ObservedIssue:
+    id: str
+    title: str
+    status: str
+    priority: int = 2
+    issue_type: str = "task"
+    assignee: str | None = None
+    labels: tuple[str, ...] = ()
+    blocked_by: tuple[str, ...] = ()  # open `blocks` targets
+
+    @property
+    def done(self) -> bool:
+        return DONE_LABEL in self.labels
+
+
+@dataclass(frozen=True)
+class ObservedRig:
+    """A rig's issues that matter to the plan, or why they could not be read."""
+
+    name: str
+    issues: tuple[ObservedIssue, ...] = ()
+    error: str | None = None
+
+    def issue(self, issue_id: str) -> ObservedIssue | None:
+        return next((i for i in self.issues if i.id == issue_id), None)
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    sessions: tuple[ObservedSession, ...] = ()
+    rigs: tuple[ObservedRig, ...] = ()
+
+    def rig(self, name: str) -> ObservedRig:
+        return next((r for r in self.rigs if r.name == name), ObservedRig(name, error="not observed"))

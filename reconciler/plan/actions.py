@@ -1,0 +1,150 @@
+"""Actions, notes and plans: what the planner decides, as immutable data."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..model import Env
+
+
+class Op(str, enum.Enum):
+    spawn = "spawn"  # hook the issue, make its worktree, start its session
+    respawn = "respawn"  # the hook is there, the session is not: start it again
+    restart = "restart"  # the session runs something else than the manifests say
+    hook = "hook"  # a live session lost its hook: set it again
+    nudge = "nudge"  # remind an idle worker of its hook (GUPP)
+    merge = "merge"  # the worker is done: land its branch, close the issue, stop it
+    stop = "stop"  # kill the session; worktree and commits stay
+    release = "release"  # unhook an issue nobody works any more
+
+
+MARKERS = {
+    Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
+    Op.merge: "~", Op.stop: "-", Op.release: "-",
+}
+# Stops run before starts, so a restart or a freed slot never collides with a spawn.
+PHASES = {
+    Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
+    Op.spawn: 4, Op.nudge: 5,
+}
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything needed to start one worker; ``fingerprint`` hashes the spawn-relevant part."""
+
+    rig: str
+    worker: str
+    issue: str
+    session: str
+    repo: str  # absolute path of the rig's repository
+    branch: str  # gt/<worker>/<issue>
+    base_branch: str
+    worktree: str  # absolute path
+    agent: str
+    model: str
+    rule: str  # which routing rule chose the model ("default" when none did)
+    command: tuple[str, ...]
+    env: Env
+    fingerprint: str
+    nudge: str
+    beads_dir: str
+
+
+@dataclass(frozen=True)
+class Action:
+    op: Op
+    rig: str
+    worker: str
+    issue: str
+    session: str
+    reason: str
+    why: str = ""
+    spec: WorkerSpec | None = None
+    release: bool = False  # for stop: also unhook the issue
+    before: tuple[tuple[str, str], ...] = ()
+    after: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def marker(self) -> str:
+        return MARKERS[self.op]
+
+    @property
+    def subject(self) -> str:
+        return f"{self.rig}/{self.worker}" if self.worker else self.session
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the plan will not change, and why (shown with ``!``)."""
+
+    rig: str
+    reason: str
+    why: str
+    worker: str = ""
+    issue: str = ""
+    session: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    notes: tuple[Note, ...] = ()
+    digest: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.actions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inSync": self.in_sync,
+            "actions": [_action_dict(a) for a in self.actions],
+            "notes": [asdict(n) for n in self.notes],
+            "digest": dict(self.digest),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            actions=tuple(_action_from(a) for a in data["actions"]),
+            notes=tuple(Note(**n) for n in data["notes"]),
+            digest=dict(data.get("digest", {})),
+        )
+
+
+def _action_dict(action: Action) -> dict[str, Any]:
+    data = asdict(action)
+    data["op"] = action.op.value
+    data["marker"] = action.marker
+    return data
+
+
+def _pairs(raw: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in raw)
+
+
+def _action_from(data: dict[str, Any]) -> Action:
+    spec = data.get("spec")
+    return Action(
+        op=Op(data["op"]),
+        rig=data["rig"],
+        worker=data["worker"],
+        issue=data["issue"],
+        session=data["session"],
+        reason=data["reason"],
+        why=data.get("why", ""),
+        spec=_spec_from(spec) if spec else None,
+        release=bool(data.get("release", False)),
+        before=_pairs(data.get("before", ())),
+        after=_pairs(data.get("after", ())),
+    )
+
+
+def _spec_from(data: dict[str, Any]) -> WorkerSpec:
+    values = dict(data)
+    values["command"] = tuple(values["command"])
+    values["env"] = _pairs(values["env"])
+    return WorkerSpec(**values)

@@ -1,0 +1,88 @@
+"""Worker names, worker specs and fingerprints: pure functions of the manifests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Collection
+
+from ..model import DesiredState, RigSpec
+from ..observed import ObservedIssue, role_of, session_name
+from .actions import WorkerSpec
+
+# Readable names, handed out in order; past them workers are w1, w2, ...
+NAME_POOL = (
+    "nux", "slit", "toast", "furiosa", "capable", "dag", "cheedo", "ace", "rictus",
+    "keeper", "morsov", "valkyrie", "coma", "scrotus", "corpus", "glory",
+)
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)")
+
+
+def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
+    """The first name of the rig's list (or the pool) that no worker of the rig holds."""
+    for name in rig.worker_names or NAME_POOL:
+        if name not in taken:
+            return name
+    n = 1
+    while f"w{n}" in taken:
+        n += 1
+    return f"w{n}"
+
+
+def is_url(repo: str) -> bool:
+    return bool(_URL.match(repo))
+
+
+def rig_repo_path(desired: DesiredState, rig: RigSpec) -> str:
+    """Where the rig's repository is on disk; a URL is cloned below .gt/repos/."""
+    if is_url(rig.repo):
+        return posixpath.join(desired.root, ".gt", "repos", rig.name)
+    return posixpath.normpath(posixpath.join(desired.root, rig.repo))
+
+
+def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd: str, branch: str) -> str:
+    """A hash of exactly what a restart would change: command, env, cwd, branch."""
+    blob = json.dumps([list(command), [list(p) for p in env], cwd, branch], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: ObservedIssue) -> WorkerSpec:
+    routing = desired.routing_for(rig)
+    model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
+    agent = routing.agent(model.agent)
+    repo = rig_repo_path(desired, rig)
+    worktree = posixpath.join(desired.root, ".gt", "worktrees", rig.name, worker)
+    branch = f"gt/{worker}/{issue.id}"
+    beads_dir = posixpath.join(repo, rig.beads_path)
+    role = role_of(rig.name, worker)
+    env = dict(rig.worker_env) | dict(agent.env) | {
+        "GT_TOWN": desired.root,
+        "GT_RIG": rig.name,
+        "GT_WORKER": worker,
+        "GT_ISSUE": issue.id,
+        "GT_ROLE": role,
+        "GT_BRANCH": branch,
+        "GT_AGENT": agent.name,
+        "GT_MODEL": model.name,
+        "GT_BEADS_DIR": beads_dir,
+        "BEADS_DIR": beads_dir,
+        "BD_ACTOR": role,
+    }
+    env_pairs = tuple(sorted(env.items()))
+    command = agent.command + model.args
+    if rule is None:
+        chosen = "default"
+    else:
+        conds = [f"{k}={v!r}" for k, v in (("label", rule.label), ("title", rule.title),
+                                            ("type", rule.issue_type), ("priority", rule.priority))
+                 if v is not None]
+        chosen = "rule " + " ".join(conds)
+    return WorkerSpec(
+        rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
+        repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
+        agent=agent.name, model=model.name, rule=chosen, command=command, env=env_pairs,
+        fingerprint=fingerprint(command, env_pairs, worktree, branch), nudge=agent.nudge,
+        beads_dir=beads_dir,
+    )

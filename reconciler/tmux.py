@@ -1,0 +1,90 @@
+"""The one place gt talks to tmux: a town's private server, commands batched.
+
+Every argument is escaped for tmux's own command parser (an argument ending in
+';' would otherwise end the command), targets use exact-match syntax ('=name:')
+so a missing session is an error rather than a near match, and nothing is ever
+handed to a shell.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import ObserveError
+
+log = logging.getLogger(__name__)
+
+NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
+
+
+def escape(arg: str) -> str:
+    """Make tmux's argument parser keep ``arg`` literally."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+def target(session: str) -> str:
+    """Exact-match target of a session's current window and pane."""
+    return f"={session}:"
+
+
+@dataclass(frozen=True)
+class TmuxResult:
+    returncode: int
+    stdout: tuple[str, ...]
+    stderr: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.stderr
+
+    @property
+    def no_server(self) -> bool:
+        return any(marker in line for line in self.stderr for marker in NO_SERVER)
+
+    def error(self) -> str:
+        return "; ".join(self.stderr) or f"tmux exited {self.returncode}"
+
+
+class Tmux:
+    """A town's tmux server on its private socket (``tmux -L <socket>``)."""
+
+    def __init__(self, socket: str) -> None:
+        import libtmux
+
+        self.socket = socket
+        self.server = libtmux.Server(socket_name=socket)
+        self.calls = 0  # tmux processes started; benchmarks and tests read it
+
+    def run(self, *commands: Sequence[str]) -> TmuxResult:
+        """Run one or more tmux commands in a single tmux invocation."""
+        args: list[str] = []
+        for command in commands:
+            if args:
+                args.append(";")
+            args.extend(escape(a) for a in command)
+        if not args:
+            return TmuxResult(0, (), ())
+        import libtmux
+
+        self.calls += 1
+        try:
+            proc = self.server.cmd(*args)
+        except (libtmux.exc.LibTmuxException, OSError) as exc:
+            raise ObserveError(f"tmux -L {self.socket}: {exc}") from exc
+        result = TmuxResult(proc.returncode or 0, tuple(proc.stdout), tuple(proc.stderr))
+        log.debug("tmux ran", extra={"gt_commands": len(commands), "gt_returncode": result.returncode})
+        return result
+
+    def list_panes(self, fields: Sequence[str]) -> list[list[str]]:
+        """One row per pane of every session, each the values of ``fields`` (tmux formats)."""
+        result = self.run(["list-panes", "-a", "-F", "\t".join(fields)])
+        if result.no_server:
+            return []
+        if result.returncode != 0:
+            raise ObserveError(f"tmux -L {self.socket} list-panes: {result.error()}")
+        return [line.split("\t") for line in result.stdout]
+
+    def kill_server(self) -> None:
+        self.run(["kill-server"])

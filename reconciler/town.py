@@ -1,0 +1,82 @@
+"""A town at run time: its manifests, its tmux server, its stores; plans with digests.
+
+This is the glue the CLI and the controller share: load, observe, plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import ReconcilerError
+from .manifests import load_desired_state
+from .model import DesiredState
+from .observe import StoreFactory, observe
+from .observe.issues import default_stores
+from .observed import ObservedState
+from .plan import Plan, plan
+from .tmux import Tmux
+
+
+class StalePlan(ReconcilerError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"saved plan is stale: {what} changed since it was made; run gt diff --out again")
+
+
+class EmptyPrune(ReconcilerError):
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"the manifests describe nothing, so --prune would stop all {count} sessions of the town; "
+            "add --allow-empty if that is what you want")
+
+
+@dataclass
+class Town:
+    root: Path
+    desired: DesiredState
+    tmux: Tmux
+    stores: StoreFactory
+
+    @classmethod
+    def load(cls, root: Path, stores: StoreFactory = default_stores) -> Town:
+        desired = load_desired_state(root / "manifests")
+        return cls(root, desired, Tmux(desired.socket), stores)
+
+    def observe(self) -> ObservedState:
+        return observe(self.desired, self.tmux, self.stores)
+
+    def plan(self, now: float, *, prune: bool = False, allow_empty: bool = False,
+             max_spawns: int | None = None) -> tuple[Plan, ObservedState]:
+        observed = self.observe()
+        result = plan(self.desired, observed, now, prune=prune, max_spawns=max_spawns)
+        if prune and not allow_empty and not self.desired.rigs and observed.sessions:
+            raise EmptyPrune(len(observed.sessions))
+        digest = {"manifests": manifests_digest(self.root / "manifests"),
+                  "observed": observed_digest(observed), "socket": self.desired.socket}
+        return Plan(result.actions, result.notes, digest), observed
+
+    def check_fresh(self, saved: Plan) -> None:
+        """Refuse a saved plan when the manifests or what is observed moved on."""
+        if saved.digest.get("manifests") != manifests_digest(self.root / "manifests"):
+            raise StalePlan("the manifests")
+        if saved.digest.get("observed") != observed_digest(self.observe()):
+            raise StalePlan("the observed state (sessions or issues)")
+
+
+def manifests_digest(directory: Path) -> str:
+    from .manifests import manifest_files
+
+    h = hashlib.sha256()
+    for path in manifest_files(directory):
+        h.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def observed_digest(observed: ObservedState) -> str:
+    """What the plan depended on, without what moves by itself (activity times, pids)."""
+    sessions = [(s.name, s.dead, asdict(s.stamps)) for s in observed.sessions]
+    rigs = [asdict(r) for r in observed.rigs]
+    blob = json.dumps([sessions, rigs], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

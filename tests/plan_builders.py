@@ -1,0 +1,121 @@
+"""Small builders for planner tests: desired and observed state in a line or two each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.model import (
+    AgentSpec,
+    ConvoySpec,
+    DesiredState,
+    ModelSpec,
+    RigSpec,
+    RoutingRule,
+    RoutingSpec,
+)
+from reconciler.observed import (
+    ObservedIssue,
+    ObservedRig,
+    ObservedSession,
+    ObservedState,
+    Stamps,
+    role_of,
+    session_name,
+)
+from reconciler.plan import Action, Note, Plan
+from reconciler.plan.workers import worker_spec
+
+ROOT = "/town"
+NOW = 1_000_000.0
+PREFIXES = {"csm": "cs", "gl": "gl"}
+
+# A routing with one rule of each kind the tests pick by.
+ROUTING = RoutingSpec(
+    name="default",
+    default="sonnet",
+    agents=(
+        AgentSpec(name="claude", command=("claude", "--dangerously-skip-permissions"),
+                  process_names=("claude", "node")),
+    ),
+    models=(
+        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001),
+        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01),
+        ModelSpec("opus", "claude", ("--model", "opus"), 0.1),
+    ),
+    rules=(
+        RoutingRule(model="haiku", label="model:haiku"),
+        RoutingRule(model="opus", label="complexity:complex"),
+        RoutingRule(model="haiku", title=r"(?i)\b(rename|typo)\b"),
+    ),
+)
+
+
+def rig(name: str = "csm", **kw: Any) -> RigSpec:
+    return RigSpec(name=name, repo=f"../{name}", prefix=PREFIXES.get(name, name[:2]), **kw)
+
+
+def convoy(name: str, *issues: str, rig: str = "csm", **kw: Any) -> ConvoySpec:
+    return ConvoySpec(name=name, rig=rig, issues=tuple(issues), **kw)
+
+
+def desired(*rigs: RigSpec, convoys: tuple[ConvoySpec, ...] = (),
+            routings: tuple[RoutingSpec, ...] = ()) -> DesiredState:
+    return DesiredState(root=ROOT, rigs=rigs or (rig(),), convoys=convoys, routings=routings)
+
+
+def issue(issue_id: str, status: str = "open", **kw: Any) -> ObservedIssue:
+    title = kw.pop("title", f"Work on {issue_id}")
+    return ObservedIssue(id=issue_id, title=title, status=status, **kw)
+
+
+def hooked(issue_id: str, worker: str, rig: str = "csm", status: str = "hooked",
+           **kw: Any) -> ObservedIssue:
+    """An issue on ``worker``'s hook."""
+    return issue(issue_id, status, assignee=role_of(rig, worker), **kw)
+
+
+def obs_rig(name: str, *issues: ObservedIssue, error: str | None = None) -> ObservedRig:
+    return ObservedRig(name=name, issues=tuple(issues), error=error)
+
+
+def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = ()) -> ObservedState:
+    return ObservedState(sessions=sessions, rigs=rigs)
+
+
+def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,
+            idle: float = 0.0, dead: bool = False, nudges: int = 0,
+            last_nudge: float = 0.0, fingerprint: str | None = None,
+            now: float = NOW) -> ObservedSession:
+    """A session the reconciler made for ``worker`` on issue ``on``.
+
+    ``idle`` is how long ago its last activity was; ``fingerprint`` defaults to the one the
+    manifests ask for (no drift).
+    """
+    if fingerprint is None:
+        fingerprint = worker_spec(d, d.rig(rig_name), worker, on).fingerprint
+    stamps = Stamps(rig=rig_name, worker=worker, issue=on.id, generation=f"g-{worker}",
+                    fingerprint=fingerprint, nudges=nudges, last_nudge=last_nudge)
+    return ObservedSession(name=session_name(rig_name, worker), pane_pid=4000 + len(worker),
+                           command="claude", dead=dead, activity=now - idle,
+                           created=now - 86_400, stamps=stamps)
+
+
+NO_STAMPS = Stamps()
+
+
+def stray(name: str, stamps: Stamps = NO_STAMPS, now: float = NOW) -> ObservedSession:
+    """A session on the town's socket that the given stamps (maybe none) describe."""
+    return ObservedSession(name=name, pane_pid=9999, command="bash", dead=False,
+                           activity=now, created=now - 60, stamps=stamps)
+
+
+def compact(action: Action) -> tuple[str, str, str, str]:
+    return (action.op.value, action.worker, action.issue, action.reason)
+
+
+def compact_note(note: Note) -> tuple[str, str, str]:
+    return (note.reason, note.worker, note.issue)
+
+
+def summary(p: Plan) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, str]]]:
+    return [compact(a) for a in p.actions], [compact_note(n) for n in p.notes]
