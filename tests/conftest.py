@@ -41,3 +41,42 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll until ``condition()`` is truthy and return it; fail with a clear message otherwise."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A demo town (gt init --demo) whose private tmux server is killed afterwards.
+
+    The demo agent works fast here (GT_DEMO_DELAY) so tests do not wait on it.
+    """
+    import shutil
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    from reconciler.scaffold import init_town
+    from reconciler.tmux import Tmux
+    from reconciler.town import Town
+
+    root = tmp_path / "town"
+    init_town(root, demo=True)
+    routing = root / "manifests" / "routing.yaml"
+    routing.write_text(routing.read_text().replace(
+        "      processNames:", "      env: {GT_DEMO_DELAY: '0.1'}\n      processNames:"))
+    monkeypatch.chdir(root)
+    socket = Town.load(root).desired.socket
+    yield root
+    Tmux(socket).kill_server()

@@ -158,3 +158,10 @@ def test_documents_before_a_syntax_error_are_still_checked(in_tmp: Path) -> None
         load_desired_state(in_tmp / "manifests")
     assert [(p.line, "DNS label" in p.message or "syntax" in p.message) for p in info.value.problems] == [
         (4, True), (10, True)]
+
+
+def test_an_invalid_object_does_not_cascade_into_dangling_references(in_tmp: Path) -> None:
+    write_tree(in_tmp, {M + "rig.yaml": RIG + "  workers: {max: -1}\n", M + "c.yaml": CONVOY})
+    with pytest.raises(ManifestError) as info:
+        load_desired_state(in_tmp / "manifests")
+    assert [p.message for p in info.value.problems] == ["-1 is less than the minimum of 0"]

@@ -111,9 +111,8 @@ def apply(
         if not typer.confirm(f"Apply {len(plan.actions)} actions?", default=False):
             s.echo("Cancelled; nothing done.", err=True)
             raise typer.Exit(1)
-    events: list[str] = []
     executor = Executor(town.desired, town.tmux, town.stores,
-                        on_event=lambda o: events.append(outcome_line(o, s)) or s.echo(events[-1], err=out is sys.stderr))
+                        on_event=lambda o: s.echo(outcome_line(o, s), err=out is sys.stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
     if s.json:
@@ -122,6 +121,31 @@ def apply(
              "result": o.result.value, "detail": o.detail} for o in outcomes]}, indent=2))
     else:
         s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed.")
+        started = [o.action.subject for o in outcomes if o.result.value == "created"]
+        if started:
+            s.echo(f"Watch a worker: gt attach {started[0]}   "
+                   f"(tmux -L {town.desired.socket} ls lists them all; Ctrl-b d detaches)")
     if failed and len(failed) == len(outcomes):
         raise typer.Exit(2)
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+@maps_errors
+def attach(
+    ctx: typer.Context,
+    worker: Annotated[str, typer.Argument(metavar="RIG/WORKER", help="e.g. demo/nux (see gt diff).")],
+) -> None:
+    """Attach your terminal to a worker's tmux session (detach again with Ctrl-b d)."""
+    import os
+    import shutil
+
+    from ..manifests import load_desired_state
+    from ..observed import session_name
+
+    rig, _, name = worker.partition("/")
+    if not rig or not name:
+        raise UsageError(f"{worker!r}: expected RIG/WORKER, e.g. demo/nux")
+    desired = load_desired_state(settings(ctx).town_root() / "manifests")
+    tmux = shutil.which("tmux") or "tmux"
+    os.execvp(tmux, [tmux, "-L", desired.socket, "attach-session", "-t", f"={session_name(rig, name)}"])

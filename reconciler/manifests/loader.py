@@ -82,9 +82,10 @@ def load_desired_state(directory: Path, town_name: str | None = None) -> Desired
         )
     files = manifest_files(directory)
     manifests: list[Manifest] = []
+    invalid: set[tuple[str, str]] = set()
     for path in files:
-        manifests.extend(_read_file(path, problems))
-    _cross_check(manifests, problems)
+        manifests.extend(_read_file(path, problems, invalid))
+    _cross_check(manifests, problems, invalid)
     if problems.items:
         raise ManifestError(sorted(problems.items, key=lambda p: (p.path, p.line, p.col)))
     name = town_name or directory.resolve().parent.name
@@ -92,7 +93,7 @@ def load_desired_state(directory: Path, town_name: str | None = None) -> Desired
     return build.desired_state(manifests, name, tuple(display_path(p) for p in files), root)
 
 
-def _read_file(path: Path, problems: _Problems) -> list[Manifest]:
+def _read_file(path: Path, problems: _Problems, invalid: set[tuple[str, str]]) -> list[Manifest]:
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -110,11 +111,12 @@ def _read_file(path: Path, problems: _Problems) -> list[Manifest]:
         )
     bad_files = {p.path for p in yaml_problems}
     return [
-        m for doc in documents if (m := _check_document(doc, problems, shown in bad_files))
+        m for doc in documents if (m := _check_document(doc, problems, shown in bad_files, invalid))
     ]
 
 
-def _check_document(doc: Document, problems: _Problems, file_had_yaml_errors: bool) -> Manifest | None:
+def _check_document(doc: Document, problems: _Problems, file_had_yaml_errors: bool,
+                    invalid: set[tuple[str, str]]) -> Manifest | None:
     value = doc.value
     if not isinstance(value, dict):
         got = "a list" if isinstance(value, list) else f"a {type(value).__name__} ({value!r})"
@@ -131,11 +133,16 @@ def _check_document(doc: Document, problems: _Problems, file_had_yaml_errors: bo
     for pointer, where, message in iter_schema_errors(kind, value):
         problems.at(doc, pointer, message, key=(where == "key"))
     if len(problems.items) > before or file_had_yaml_errors:
+        # Remember the name, so references to it do not add "not declared" errors on top.
+        name = value.get("metadata", {}).get("name") if isinstance(value.get("metadata"), dict) else None
+        if isinstance(name, str):
+            invalid.add((kind, name))
         return None
     return Manifest(kind, value["metadata"]["name"], doc, apply_defaults(kind, value))
 
 
-def _cross_check(manifests: list[Manifest], problems: _Problems) -> None:
+def _cross_check(manifests: list[Manifest], problems: _Problems,
+                 invalid: set[tuple[str, str]]) -> None:
     seen: dict[tuple[str, str], Manifest] = {}
     towns: list[Manifest] = []
     for m in manifests:
@@ -152,15 +159,16 @@ def _cross_check(manifests: list[Manifest], problems: _Problems) -> None:
     routings = {m.name: m for m in manifests if m.kind == "Routing"}
     for m in manifests:
         if m.kind == "Rig":
-            _check_rig(m, routings, problems)
+            _check_rig(m, routings, problems, invalid)
         elif m.kind == "Routing":
             _check_routing(m, problems)
-    _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, problems)
+    _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, problems, invalid)
 
 
-def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems) -> None:
+def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems,
+               invalid: set[tuple[str, str]]) -> None:
     wanted = rig.spec["routing"]
-    if wanted not in routings and wanted != "default":
+    if wanted not in routings and wanted != "default" and ("Routing", wanted) not in invalid:
         declared = ", ".join(sorted(routings)) or "none"
         problems.at(rig.doc, ("spec", "routing"),
                     f"routing '{wanted}' is not declared (declared: {declared})")
@@ -191,12 +199,13 @@ def _check_routing(routing: Manifest, problems: _Problems) -> None:
                             f"invalid regular expression {title!r}: {exc}")
 
 
-def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems: _Problems) -> None:
+def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems: _Problems,
+                   invalid: set[tuple[str, str]]) -> None:
     claimed: dict[str, Manifest] = {}
     for convoy in convoys:
         spec = convoy.spec
         rig = rigs.get(spec["rig"])
-        if rig is None:
+        if rig is None and ("Rig", spec["rig"]) not in invalid:
             declared = ", ".join(sorted(rigs)) or "none"
             problems.at(convoy.doc, ("spec", "rig"),
                         f"rig '{spec['rig']}' is not declared (declared rigs: {declared})")
