@@ -5,6 +5,7 @@ Built by ``reconciler.observe``; read by the pure planner.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
@@ -17,11 +18,18 @@ def role_of(rig: str, worker: str) -> str:
     return f"{rig}/workers/{worker}"
 
 
+# The schema's name pattern; a worker name read back from Beads must pass it too, since
+# it becomes a tmux session name and a git branch.
+WORKER_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
+
+
 def worker_of(rig: str, assignee: str | None) -> str | None:
     """The worker named by an assignee of ``rig``, or None when it is not one of ours."""
     prefix = f"{rig}/workers/"
-    if assignee and assignee.startswith(prefix) and "/" not in assignee[len(prefix):]:
-        return assignee[len(prefix):] or None
+    if assignee and assignee.startswith(prefix):
+        name = assignee[len(prefix):]
+        if WORKER_NAME.fullmatch(name):
+            return name
     return None
 
 
@@ -40,6 +48,7 @@ class Stamps:
     fingerprint: str = ""
     nudges: int = 0
     last_nudge: float = 0.0
+    help: str = ""  # set once HELP mail went out for this session
 
 
 @dataclass(frozen=True)
@@ -82,9 +91,25 @@ class ObservedRig:
 
 
 @dataclass(frozen=True)
+class CrashRecord:
+    """Crashes of one worker on one issue running one fingerprint (kept in .gt/crashes.json)."""
+
+    rig: str
+    worker: str
+    issue: str
+    fingerprint: str
+    times: tuple[float, ...] = ()
+    quarantined: bool = False
+
+
+@dataclass(frozen=True)
 class ObservedState:
     sessions: tuple[ObservedSession, ...] = ()
     rigs: tuple[ObservedRig, ...] = ()
+    crashes: tuple[CrashRecord, ...] = ()
 
     def rig(self, name: str) -> ObservedRig:
         return next((r for r in self.rigs if r.name == name), ObservedRig(name, error="not observed"))
+
+    def crash_record(self, rig: str, worker: str) -> CrashRecord | None:
+        return next((c for c in self.crashes if (c.rig, c.worker) == (rig, worker)), None)

@@ -222,7 +222,7 @@ def _make_demo_rig(path: Path) -> Path:
 def _commit(root: Path, paths: list[str], message: str, branch: str | None = None) -> None:
     import git
 
-    repo = git.Repo(root) if (root / ".git").exists() else git.Repo.init(root, initial_branch=branch or "main")
+    repo = git.Repo(root, expand_vars=False) if (root / ".git").exists() else git.Repo.init(root, initial_branch=branch or "main")
     with repo:
         repo.index.add(paths)
         reader = repo.config_reader()

@@ -16,7 +16,10 @@ from .errors import ObserveError
 
 log = logging.getLogger(__name__)
 
-NO_SERVER = ("no server running", "error connecting to", "No such file or directory")
+# tmux refuses a command line over 16 KiB ("command too long"); stay well below it.
+BATCH_BYTES = 12 * 1024
+NO_SERVER = ("no server running", "error connecting to", "No such file or directory",
+             "server exited unexpectedly", "no current target")  # the last: a server with no sessions
 
 
 def escape(arg: str) -> str:
@@ -77,6 +80,22 @@ class Tmux:
         log.debug("tmux ran", extra={"gt_commands": len(commands), "gt_returncode": result.returncode})
         return result
 
+    def run_groups(self, groups: Sequence[Sequence[Sequence[str]]]) -> list[TmuxResult]:
+        """Run groups of commands in as few tmux invocations as fit; a group is never split."""
+        results: list[TmuxResult] = []
+        batch: list[Sequence[str]] = []
+        size = 0
+        for group in groups:
+            group_size = sum(len(a) + 1 for command in group for a in command) + 2 * len(group)
+            if batch and size + group_size > BATCH_BYTES:
+                results.append(self.run(*batch))
+                batch, size = [], 0
+            batch.extend(group)
+            size += group_size
+        if batch:
+            results.append(self.run(*batch))
+        return results
+
     def list_panes(self, fields: Sequence[str]) -> list[list[str]]:
         """One row per pane of every session, each the values of ``fields`` (tmux formats)."""
         result = self.run(["list-panes", "-a", "-F", "\t".join(fields)])
@@ -88,3 +107,13 @@ class Tmux:
 
     def kill_server(self) -> None:
         self.run(["kill-server"])
+        # Some tmux versions leave the socket file behind; a dead town leaves nothing.
+        import os
+
+        base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        path = os.path.join(base, f"tmux-{os.getuid()}", self.socket)
+        if os.path.exists(path) and self.run(["list-sessions"]).no_server:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

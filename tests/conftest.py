@@ -80,3 +80,40 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     socket = Town.load(root).desired.socket
     yield root
     Tmux(socket).kill_server()
+
+
+FAST_TOWN = """\
+apiVersion: gt/v1
+kind: Town
+metadata: {name: fast}
+spec:
+  controller:
+    interval: 1s
+    debounce: 100ms
+    maxSpawnsPerPass: 5
+    crashLoop: {initialBackoff: 200ms, maxBackoff: 1s, maxCrashes: 3, window: 1m}
+"""
+
+
+@pytest.fixture
+def fast_town(demo_town: Path):  # type: ignore[no-untyped-def]
+    """A demo town whose controller passes every second; stops any controller at the end."""
+    import os
+    import signal
+
+    (demo_town / "manifests" / "town.yaml").write_text(FAST_TOWN)
+    yield demo_town
+    from reconciler.loop import holder_alive
+
+    pid = holder_alive(demo_town)
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not holder_alive(demo_town), timeout=10)
+
+
+def commit_all(repo_dir: Path, message: str) -> None:
+    import git
+
+    with git.Repo(repo_dir) as repo:
+        repo.git.add("-A", "manifests")
+        repo.index.commit(message)

@@ -14,6 +14,7 @@ from reconciler.model import (
     RoutingSpec,
 )
 from reconciler.observed import (
+    CrashRecord,
     ObservedIssue,
     ObservedRig,
     ObservedSession,
@@ -78,14 +79,15 @@ def obs_rig(name: str, *issues: ObservedIssue, error: str | None = None) -> Obse
     return ObservedRig(name=name, issues=tuple(issues), error=error)
 
 
-def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = ()) -> ObservedState:
-    return ObservedState(sessions=sessions, rigs=rigs)
+def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = (),
+             crashes: tuple[CrashRecord, ...] = ()) -> ObservedState:
+    return ObservedState(sessions=sessions, rigs=rigs, crashes=crashes)
 
 
 def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,
             idle: float = 0.0, dead: bool = False, nudges: int = 0,
             last_nudge: float = 0.0, fingerprint: str | None = None,
-            now: float = NOW) -> ObservedSession:
+            now: float = NOW, help_sent: bool = False, command: str = "claude") -> ObservedSession:
     """A session the reconciler made for ``worker`` on issue ``on``.
 
     ``idle`` is how long ago its last activity was; ``fingerprint`` defaults to the one the
@@ -94,9 +96,10 @@ def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,
     if fingerprint is None:
         fingerprint = worker_spec(d, d.rig(rig_name), worker, on).fingerprint
     stamps = Stamps(rig=rig_name, worker=worker, issue=on.id, generation=f"g-{worker}",
-                    fingerprint=fingerprint, nudges=nudges, last_nudge=last_nudge)
+                    fingerprint=fingerprint, nudges=nudges, last_nudge=last_nudge,
+                    help="1" if help_sent else "")
     return ObservedSession(name=session_name(rig_name, worker), pane_pid=4000 + len(worker),
-                           command="claude", dead=dead, activity=now - idle,
+                           command=command, dead=dead, activity=now - idle,
                            created=now - 86_400, stamps=stamps)
 
 

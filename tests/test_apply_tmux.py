@@ -120,7 +120,7 @@ def test_crashed_agent_pane_is_seen_as_missing(demo_town: Path) -> None:
     assert gt("apply", "--yes")[0] == 0
     wait_for(lambda: all(s.dead for s in sessions(demo_town).values()))
     code, out, _ = gt("diff")
-    assert code == 1 and out.count("+ respawn") == 3 and "session exited" in gt("diff", "--why")[1]
+    assert code == 1 and out.count("+ respawn") == 3 and "agent exited" in gt("diff", "--why")[1] and "crashed" in out
 
 
 def test_dock_stops_sessions_keeps_hooks_and_undock_resumes(demo_town: Path) -> None:
@@ -281,3 +281,24 @@ def test_nudge_is_typed_and_counted(demo_town: Path, mode: str) -> None:
 def test_attach_wants_rig_slash_worker(demo_town: Path) -> None:
     code, _, err = gt("attach", "nux")
     assert code == 2 and "expected RIG/WORKER" in err
+
+
+def test_many_workers_start_in_a_few_tmux_calls(demo_town: Path) -> None:
+    from reconciler.act import Executor
+    from reconciler.observe.issues import default_stores
+
+    set_agent_mode(demo_town, "idle")
+    s = store(demo_town)
+    ids = [s.create(f"Task {n}", issue_id=f"dm-bulk{n}").id for n in range(40)]
+    edit(demo_town / "manifests/convoys/demo.yaml", "parallelism: 3", "parallelism: 0")
+    edit(demo_town / "manifests/convoys/demo.yaml", "dm-cache]", "dm-cache, " + ", ".join(ids) + "]")
+    edit(demo_town / "manifests/rigs/demo.yaml", "max: 3", "max: 43")
+    town = Town.load(demo_town)
+    plan, _ = town.plan(0.0)
+    assert sum(a.op.value == "spawn" for a in plan.actions) == 43
+    town.tmux.calls = 0
+    outcomes = Executor(town.desired, town.tmux, default_stores).apply(plan)
+    assert [o.result.value for o in outcomes] == ["created"] * 43
+    assert len(sessions(demo_town)) == 43
+    # Batched under tmux's command-length limit: a handful of calls, not one or more per worker.
+    assert town.tmux.calls <= 10, town.tmux.calls

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from reconciler.model import DesiredState, WitnessPolicy
-from reconciler.observed import DONE_LABEL, ObservedState, Stamps, role_of
+from reconciler.observed import DONE_LABEL, CrashRecord, ObservedState, Stamps, role_of
 from reconciler.plan import Op, Plan, plan
 from reconciler.plan.workers import worker_spec
 from tests.plan_builders import (
@@ -112,8 +112,12 @@ def _cases() -> list[Case]:
     d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
     add(Case("max-spawns-zero-spawns-nothing-but-respawns", d,
              observed(obs_rig("csm", issue("cs-1"), hooked("cs-2", "nux"))), NOW,
+             [], [("waiting", "nux", "cs-2"), ("waiting", "", "cs-1")], max_spawns=0))
+
+    add(Case("max-spawns-one-goes-to-the-respawn-first", d,
+             observed(obs_rig("csm", issue("cs-1"), hooked("cs-2", "nux"))), NOW,
              [("respawn", "nux", "cs-2", "session-missing")],
-             [("waiting", "", "cs-1")], max_spawns=0))
+             [("waiting", "", "cs-1")], max_spawns=1))
 
     d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
     add(Case("blocked-issue-is-not-spawned", d,
@@ -202,7 +206,52 @@ def _cases() -> list[Case]:
     i1 = hooked("cs-1", "nux")
     add(Case("respawn-dead-pane", d,
              observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),)), NOW,
-             [("respawn", "nux", "cs-1", "session-missing")]))
+             [("respawn", "nux", "cs-1", "crashed")]))
+
+    add(Case("agent-gone-to-a-shell-is-a-crash", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, command="bash"),)), NOW,
+             [("respawn", "nux", "cs-1", "crashed")]))
+
+    add(Case("agent-running-a-child-is-alive", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, command="git"),)), NOW,
+             []))
+
+    fp = worker_spec(d, d.rig("csm"), "nux", i1).fingerprint
+    add(Case("crash-backs-off-after-a-recent-crash", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW - 10,)),)), NOW,
+             [], [("crash-loop", "nux", "cs-1")]))
+
+    add(Case("crash-respawns-once-the-backoff-passed", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW - 100, NOW - 61)),)), NOW,
+             [("respawn", "nux", "cs-1", "crashed")]))
+
+    add(Case("crash-backoff-doubles", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW - 100, NOW - 59)),)), NOW,
+             [], [("crash-loop", "nux", "cs-1")]))
+
+    five = tuple(NOW - 600 + 100 * k for k in range(5))
+    add(Case("crash-loop-is-quarantined", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, five),)), NOW,
+             [("quarantine", "nux", "cs-1", "crash-loop")]))
+
+    add(Case("quarantined-worker-stays-down", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, five, quarantined=True),)), NOW,
+             [], [("quarantined", "nux", "cs-1")]))
+
+    add(Case("quarantine-lifts-when-the-manifests-change", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", "older-fingerprint", five, True),)), NOW,
+             [("respawn", "nux", "cs-1", "crashed")]))
+
+    add(Case("old-crashes-outside-the-window-are-forgotten", d,
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, tuple(NOW - 5000 - k for k in range(9))),)), NOW,
+             [("respawn", "nux", "cs-1", "crashed")]))
 
     add(Case("busy-worker-in-sync", d,
              observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, idle=10),)), NOW,
@@ -230,10 +279,20 @@ def _cases() -> list[Case]:
                  session(d, "csm", "nux", i1, idle=900, nudges=2, last_nudge=NOW - 120),)), NOW,
              [("nudge", "nux", "cs-1", "gupp-idle")]))
 
-    add(Case("stuck-after-max-nudges", d,
+    add(Case("stuck-after-max-nudges-mails-help", d,
              observed(obs_rig("csm", i1), sessions=(
-                 session(d, "csm", "nux", i1, idle=3600, nudges=3, last_nudge=NOW - 900),)), NOW,
+                 session(d, "csm", "nux", i1, idle=1000, nudges=3, last_nudge=NOW - 900),)), NOW,
+             [("help", "nux", "cs-1", "stuck")]))
+
+    add(Case("stuck-after-help-is-only-noted", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, idle=3600, nudges=3, last_nudge=NOW - 900, help_sent=True),)), NOW,
              [], [("stuck", "nux", "cs-1")]))
+
+    add(Case("stuck-after-stuck-after-even-with-nudges-left", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, idle=1800, nudges=1, last_nudge=NOW - 900),)), NOW,
+             [("help", "nux", "cs-1", "stuck")]))
 
     d2 = desired(rig(witness=WitnessPolicy(idle_after=60, max_nudges=1, nudge_every=30)),
                  convoys=(convoy("auth", "cs-1", "cs-2"),))
@@ -242,7 +301,7 @@ def _cases() -> list[Case]:
              observed(obs_rig("csm", i1, i2), sessions=(
                  session(d2, "csm", "nux", i1, idle=61),
                  session(d2, "csm", "slit", i2, idle=61, nudges=1, last_nudge=NOW - 31))), NOW,
-             [("nudge", "nux", "cs-1", "gupp-idle")], [("stuck", "slit", "cs-2")]))
+             [("nudge", "nux", "cs-1", "gupp-idle"), ("help", "slit", "cs-2", "stuck")]))
 
     add(Case("drift-idle-restarts-same-worker", d,
              observed(obs_rig("csm", i1), sessions=(
@@ -412,7 +471,7 @@ def _cases() -> list[Case]:
              )), NOW,
              [("stop", "toast", "cs-3", "done"), ("merge", "slit", "cs-2", "merge-ready"),
               ("restart", "capable", "cs-5", "drift"),
-              ("respawn", "furiosa", "cs-4", "session-missing"),
+              ("respawn", "furiosa", "cs-4", "crashed"),
               ("spawn", "dag", "cs-6", "unassigned"), ("nudge", "nux", "cs-1", "gupp-idle")]))
     return cases
 
@@ -463,6 +522,7 @@ def test_plan_is_deterministic(case: Case) -> None:
         sessions=tuple(reversed(case.observed.sessions)),
         rigs=tuple(replace(r, issues=tuple(reversed(r.issues)))
                    for r in reversed(case.observed.rigs)),
+        crashes=tuple(reversed(case.observed.crashes)),
     )
     assert _plan(case._replace(observed=shuffled)) == first
 

@@ -1,8 +1,9 @@
 """Carry out a plan: each action's outcome is reported to the caller, never printed.
 
 Starts are batched: worktrees and hooks are prepared one by one, then every
-new session of the plan is created and stamped in a single tmux invocation,
-and one list-panes call confirms which of them came up.
+new session of the plan is created and stamped in as few tmux invocations as
+tmux's command-length limit allows (one for a dozen workers or so), and one
+list-panes call confirms which of them came up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..observe import StoreFactory, observe_sessions
 from ..observed import DONE_LABEL, HELD_STATUSES, role_of
 from ..plan import Action, Op, Plan
 from ..tmux import Tmux
+from .. import crashlog
 from . import gitops, sessions
 
 log = logging.getLogger(__name__)
@@ -72,14 +74,15 @@ class Executor:
             self.on_event(outcome)
 
         starts = [a for a in plan.actions if a.op in STARTS]
-        nudges = [a for a in plan.actions if a.op is Op.nudge]
+        later = {Op.nudge: self._nudge, Op.help: self._help}
         for action in plan.actions:
-            if action.op not in STARTS and action.op is not Op.nudge:
+            if action.op not in STARTS and action.op not in later:
                 report(self._guarded(self._one, action))
         for outcome in self._starts(starts):
             report(outcome)
-        for action in nudges:
-            report(self._guarded(self._nudge, action))
+        for action in plan.actions:
+            if action.op in later:
+                report(self._guarded(later[action.op], action))
         return outcomes
 
     def _guarded(self, fn: Callable[[Action], Outcome], action: Action) -> Outcome:
@@ -116,6 +119,11 @@ class Executor:
             return Outcome(action, Result.updated, f"{action.issue} hooked to {role}")
         if action.op is Op.merge:
             return self._merge(action)
+        if action.op is Op.quarantine:
+            assert action.spec is not None
+            crashlog.quarantine(self.desired.root, action.rig, action.worker, action.issue,
+                                action.spec.fingerprint)
+            return Outcome(action, Result.updated, "quarantined; hook and worktree kept")
         raise TerminalError(f"unknown action {action.op}")
 
     def _hook(self, action: Action) -> None:
@@ -154,6 +162,26 @@ class Executor:
             return Outcome(action, Result.failed, "typed the nudge but Enter was not confirmed")
         return Outcome(action, Result.updated, f"nudge {count} delivered")
 
+    def _help(self, action: Action) -> Outcome:
+        """Mail HELP to the overseer once; the stamp stops a second mail for this session."""
+        town = self.desired.town
+        mail = self.mail_store().create(
+            f"HELP: {action.subject} is stuck on {action.issue}",
+            description=f"{action.why}\n\nsession: {action.session}\nattach: gt attach {action.subject}",
+            issue_type="message", assignee=town.overseer,
+            labels=["gt:message", f"from:{action.rig}/witness", "msg-type:HELP"])
+        self.tmux.run(*sessions.stamp_commands(action.session, {"help": mail.id}))
+        return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
+
+    def mail_store(self) -> IssueStore:
+        """The town's own store (.beads/ at the town root), where mail lives."""
+        from pathlib import Path
+
+        from ..beads.embedded import JsonlStore
+
+        root = Path(self.desired.root)
+        return JsonlStore(root / ".beads" / "issues.jsonl", self.desired.town.beads_prefix, actor="gt")
+
     # -- starts, batched -------------------------------------------------------
 
     def _starts(self, actions: list[Action]) -> list[Outcome]:
@@ -163,24 +191,27 @@ class Executor:
         prepared: list[tuple[Action, str]] = []
         existing = {s.name for s in observe_sessions(self.tmux)}
         for action in actions:
+            if action.reason == "crashed" and action.spec is not None:
+                crashlog.record_crash(self.desired.root, action.rig, action.worker, action.issue,
+                                      action.spec.fingerprint, self.clock())
             try:
                 self._prepare(action)
             except (ReconcilerError, OSError) as exc:
                 outcomes.append(Outcome(action, Result.failed, str(exc)))
                 continue
             prepared.append((action, uuid.uuid4().hex[:12]))
-        commands: list[list[str]] = [["start-server"], ["set-option", "-g", "remain-on-exit", "on"]]
+        groups: list[list[list[str]]] = [[["start-server"], ["set-option", "-g", "remain-on-exit", "on"]]]
         for action, generation in prepared:
             assert action.spec is not None
-            if action.session in existing:
-                commands.append(sessions.kill_command(action.session))
-            commands.extend(sessions.start_commands(action.spec, generation))
-        batch = self.tmux.run(*commands)
+            group = [sessions.kill_command(action.session)] if action.session in existing else []
+            groups.append(group + sessions.start_commands(action.spec, generation))
+        batch_errors = [r.error() for r in self.tmux.run_groups(groups) if not r.ok]
+        batch = "; ".join(batch_errors)
         after = {s.name: s for s in observe_sessions(self.tmux)}
         for action, generation in prepared:
             up = after.get(action.session)
             if up is None or up.stamps.generation != generation:
-                outcomes.append(self._start_alone(action, generation, batch.error()))
+                outcomes.append(self._start_alone(action, generation, batch))
                 continue
             result = Result.updated if action.op is Op.restart else Result.created
             outcomes.append(Outcome(action, result, f"{action.spec.model if action.spec else ''} "

@@ -16,7 +16,7 @@ def _repo(path: str):  # type: ignore[no-untyped-def]
     import git
 
     try:
-        return git.Repo(path)
+        return git.Repo(path, expand_vars=False)  # paths are literal: no $VAR or ~ expansion
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise TerminalError(f"{path} is not a git repository") from exc
 
@@ -28,7 +28,7 @@ def ensure_worktree(spec: WorkerSpec) -> bool:
     path = Path(spec.worktree)
     if path.exists():
         try:
-            with git.Repo(path) as existing:
+            with git.Repo(path, expand_vars=False) as existing:
                 current = existing.active_branch.name
         except (git.InvalidGitRepositoryError, TypeError) as exc:
             raise TerminalError(f"{path} exists but is not a worktree on {spec.branch}") from exc
@@ -110,7 +110,7 @@ def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-
     checkout = _checked_out_at(repo, branch)
     try:
         if checkout is not None:
-            git.Repo(checkout).git.merge("--ff-only", new)
+            git.Repo(checkout, expand_vars=False).git.merge("--ff-only", new)
         else:
             repo.git.update_ref(f"refs/heads/{branch}", new, old)
     except git.GitCommandError as exc:

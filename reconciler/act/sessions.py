@@ -35,8 +35,9 @@ def start_commands(spec: WorkerSpec, generation: str) -> list[list[str]]:
     """new-session with cwd, env and command given at creation, then its stamps."""
     env = {"PATH": worker_path()} | dict(spec.env) | {
         "GT_GENERATION": generation, "GT_FINGERPRINT": spec.fingerprint}
-    new = ["new-session", "-d", "-s", spec.session, "-x", WIDTH, "-y", HEIGHT,
-           "-c", spec.worktree.replace("#", "##")]  # -c is a tmux format: keep '#' literal
+    # -s and -c are tmux formats: double '#' so nothing in them is ever expanded or run.
+    new = ["new-session", "-d", "-s", spec.session.replace("#", "##"), "-x", WIDTH, "-y", HEIGHT,
+           "-c", spec.worktree.replace("#", "##")]
     for key, value in sorted(env.items()):
         new += ["-e", f"{key}={value}"]
     new += ["--", *launch_argv(spec.command)]

@@ -83,9 +83,12 @@ def root(
     ctx.obj = Settings(town=town, output=output, color=color)
 
 
-from . import cmd_init, cmd_plan, cmd_validate  # noqa: E402  (registers commands on app)
+from . import cmd_controller, cmd_init, cmd_plan, cmd_status, cmd_validate  # noqa: E402  (registers commands)
 
-__all__ = ["app", "main", "maps_errors", "settings", "cmd_init", "cmd_plan", "cmd_validate"]
+__all__ = [
+    "app", "main", "maps_errors", "settings",
+    "cmd_controller", "cmd_init", "cmd_plan", "cmd_status", "cmd_validate",
+]
 
 
 def main() -> None:

@@ -78,11 +78,11 @@ def apply(
     prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help="With --prune, allow stopping every session when the manifests describe nothing.")] = False,
     why: Annotated[bool, typer.Option("--why", help="Show the reason behind each action.")] = False,
+    lock_wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the town lock (held by a running controller).")] = 0.0,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
-    from ..act import Executor
     from ..errors import ManifestError
-    from ..plan import Plan
+    from ..loop import TownLock
 
     s = settings(ctx)
     try:
@@ -90,6 +90,21 @@ def apply(
     except ManifestError as exc:
         _print_manifest_errors(ctx, exc)
         raise typer.Exit(2) from None
+    # Plan and act under the town lock: no controller acts between the two.
+    lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
+    try:
+        code = _apply_locked(s, town, plan_file, yes=yes, dry_run=dry_run, prune=prune,
+                             allow_empty=allow_empty, why=why)
+    finally:
+        lock.release()
+    raise typer.Exit(code)
+
+
+def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
+                  allow_empty: bool, why: bool) -> int:
+    from ..act import Executor
+    from ..plan import Plan
+
     if plan_file is not None:
         try:
             plan = Plan.from_dict(json.loads(plan_file.read_text()))
@@ -98,21 +113,21 @@ def apply(
         town.check_fresh(plan)
     else:
         plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty)
-    out = sys.stderr if s.json else sys.stdout
+    to_stderr = s.json
     for line in plan_lines(plan, s, why=why):
-        s.echo(line, err=out is sys.stderr)
+        s.echo(line, err=to_stderr)
     if plan.in_sync or dry_run:
         if s.json:
             typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": []}, indent=2))
-        raise typer.Exit(0)
+        return 0
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("not on a terminal: pass --yes to apply without confirmation")
         if not typer.confirm(f"Apply {len(plan.actions)} actions?", default=False):
             s.echo("Cancelled; nothing done.", err=True)
-            raise typer.Exit(1)
+            return 1
     executor = Executor(town.desired, town.tmux, town.stores,
-                        on_event=lambda o: s.echo(outcome_line(o, s), err=out is sys.stderr))
+                        on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
     if s.json:
@@ -126,8 +141,8 @@ def apply(
             s.echo(f"Watch a worker: gt attach {started[0]}   "
                    f"(tmux -L {town.desired.socket} ls lists them all; Ctrl-b d detaches)")
     if failed and len(failed) == len(outcomes):
-        raise typer.Exit(2)
-    raise typer.Exit(1 if failed else 0)
+        return 2
+    return 1 if failed else 0
 
 
 @app.command()

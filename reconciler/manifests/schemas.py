@@ -59,11 +59,24 @@ def bundled_schema(kind: str) -> dict[str, Any]:
     return bundled
 
 
+def _anchored(pattern: str) -> str:
+    """ECMA-262 '$' (what JSON Schema means) never matches before a final newline; Python's does."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+
+
 @cache
 def _validator(kind: str) -> Any:
-    import jsonschema
+    import re
 
-    return jsonschema.Draft202012Validator(bundled_schema(kind))
+    import jsonschema
+    from jsonschema import ValidationError
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not re.search(_anchored(patrn), instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+    return strict(bundled_schema(kind))
 
 
 def resolve(schema: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from .sessions import observe_sessions
 
 
 def observe(desired: DesiredState, tmux: Tmux, stores: StoreFactory) -> ObservedState:
-    """Everything the planner needs: one tmux call plus one read of each rig's store."""
-    return ObservedState(observe_sessions(tmux), observe_rigs(desired, stores))
+    """Everything the planner needs: one tmux call, one read of each rig's store, the crash log."""
+    from .. import crashlog
+
+    return ObservedState(observe_sessions(tmux), observe_rigs(desired, stores), crashlog.load(desired.root))
 
 
 __all__ = ["StoreFactory", "observe", "observe_rigs", "observe_sessions"]

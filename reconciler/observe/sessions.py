@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..observed import ObservedSession, Stamps
 from ..tmux import Tmux
 
-STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge")
+STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge", "help")
 FIELDS = (
     "#{session_name}", "#{pane_index}", "#{pane_pid}", "#{pane_current_command}", "#{pane_dead}",
     "#{session_activity}", "#{session_created}",
@@ -36,6 +36,7 @@ def parse_row(row: list[str]) -> ObservedSession | None:
             rig=values["rig"], worker=values["worker"], issue=values["issue"],
             generation=values["generation"], fingerprint=values["fingerprint"],
             nudges=int(_number(values["nudges"])), last_nudge=_number(values["last_nudge"]),
+            help=values["help"],
         ),
     )
 

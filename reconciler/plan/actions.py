@@ -18,16 +18,18 @@ class Op(str, enum.Enum):
     merge = "merge"  # the worker is done: land its branch, close the issue, stop it
     stop = "stop"  # kill the session; worktree and commits stay
     release = "release"  # unhook an issue nobody works any more
+    help = "help"  # a stuck worker: mail HELP to the overseer, once
+    quarantine = "quarantine"  # a crash-looping worker: stop respawning it
 
 
 MARKERS = {
     Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
-    Op.merge: "~", Op.stop: "-", Op.release: "-",
+    Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
 }
 # Stops run before starts, so a restart or a freed slot never collides with a spawn.
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
-    Op.spawn: 4, Op.nudge: 5,
+    Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5,
 }
 
 

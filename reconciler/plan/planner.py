@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..model import ConvoySpec, DesiredState, RigSpec
 from ..observed import (
     HELD_STATUSES,
+    CrashRecord,
     ObservedIssue,
     ObservedRig,
     ObservedSession,
@@ -19,8 +20,10 @@ from ..observed import (
     session_name,
     worker_of,
 )
-from .actions import PHASES, Action, Note, Op, Plan
+from .actions import PHASES, Action, Note, Op, Plan, WorkerSpec
 from .workers import next_worker_name, worker_spec
+
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh"})
 
 
 @dataclass
@@ -55,7 +58,8 @@ def plan(
         if obs.error is not None:
             draft.note(rank, Note(rig.name, "rig-unreadable", f"nothing done on this rig: {obs.error}"))
             continue
-        _RigPlanner(desired, rig, obs, sessions, now, draft, rank, max_spawns).run()
+        crashes = {c.worker: c for c in observed.crashes if c.rig == rig.name}
+        _RigPlanner(desired, rig, obs, sessions, crashes, now, draft, rank, max_spawns).run()
     orphan_rank = len(desired.rigs)
     for s in sorted(observed.sessions, key=lambda s: s.name):
         if s.name in claimed:
@@ -74,9 +78,10 @@ def plan(
 
 class _RigPlanner:
     def __init__(self, desired: DesiredState, rig: RigSpec, obs: ObservedRig,
-                 sessions: dict[str, ObservedSession], now: float, draft: _Draft, rank: int,
-                 max_spawns: int | None) -> None:
+                 sessions: dict[str, ObservedSession], crashes: dict[str, CrashRecord],
+                 now: float, draft: _Draft, rank: int, max_spawns: int | None) -> None:
         self.desired, self.rig, self.obs, self.sessions = desired, rig, obs, sessions
+        self.crashes = crashes
         self.now, self.draft, self.rank, self.max_spawns = now, draft, rank, max_spawns
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
@@ -185,14 +190,13 @@ class _RigPlanner:
 
     def running_worker(self, worker: str, issue: ObservedIssue, session: ObservedSession | None) -> None:
         spec = worker_spec(self.desired, self.rig, worker, issue)
-        if session is None or session.dead:
-            what = "session exited" if session else "no session"
+        crashed = session is not None and (session.dead or self.agent_gone(session, spec))
+        if session is None or crashed:
             if self.parked:
-                self.note("parked", f"rig is parked: {what}, hook kept", worker, issue.id)
+                self.note("parked", "rig is parked: no session, hook kept", worker, issue.id)
             else:
-                self.act(Op.respawn, worker, issue.id, "session-missing",
-                         f"{what}; hook kept: start it again on {spec.branch}", spec=spec,
-                         after=(("model", spec.model),))
+                self.restart_after_crash(worker, issue, spec, session) if crashed \
+                    else self.respawn(worker, issue, spec, "session-missing", "no session")
             return
         if self.parked:
             return
@@ -208,16 +212,66 @@ class _RigPlanner:
                 self.note("drift", "manifests changed what this worker runs; restart when idle",
                           worker, issue.id)
             return
-        if not idle:
-            return
-        witness = self.rig.witness
+        if idle:
+            self.witness(worker, issue, session, spec, idle_for)
+
+    def witness(self, worker: str, issue: ObservedIssue, session: ObservedSession,
+                spec: WorkerSpec, idle_for: float) -> None:
+        """GUPP: nudge an idle worker with work on its hook; past the limits, ask for HELP once."""
+        policy = self.rig.witness
         nudges = session.stamps.nudges
-        if nudges >= witness.max_nudges:
-            self.note("stuck", f"idle {_ago(idle_for)} after {nudges} nudges", worker, issue.id)
-        elif self.now - session.stamps.last_nudge >= witness.nudge_every:
+        if nudges >= policy.max_nudges or idle_for >= policy.stuck_after:
+            why = f"idle {_ago(idle_for)} after {nudges} nudges"
+            if session.stamps.help:
+                self.note("stuck", why + "; HELP mail sent", worker, issue.id)
+            else:
+                self.act(Op.help, worker, issue.id, "stuck",
+                         f"{why}: mail HELP to {self.desired.town.overseer}", spec=spec)
+        elif self.now - session.stamps.last_nudge >= policy.nudge_every:
             self.act(Op.nudge, worker, issue.id, "gupp-idle",
-                     f"idle {_ago(idle_for)} with work on its hook (nudge {nudges + 1} of {witness.max_nudges})",
+                     f"idle {_ago(idle_for)} with work on its hook (nudge {nudges + 1} of {policy.max_nudges})",
                      spec=spec, before=(("nudges", str(nudges)),), after=(("nudges", str(nudges + 1)),))
+
+    def agent_gone(self, session: ObservedSession, spec: WorkerSpec) -> bool:
+        """The pane lives but fell back to a shell: the agent process inside it died."""
+        names = self.desired.routing_for(self.rig).agent(spec.agent).process_names
+        return session.command in SHELLS and session.command not in names
+
+    def respawn(self, worker: str, issue: ObservedIssue, spec: WorkerSpec, reason: str, what: str) -> None:
+        if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
+            self.note("waiting", f"{what}; maxSpawnsPerPass {self.max_spawns} reached this pass",
+                      worker, issue.id)
+            return
+        self.draft.spawned += 1
+        self.act(Op.respawn, worker, issue.id, reason,
+                 f"{what}; hook kept: start it again on {spec.branch}", spec=spec,
+                 after=(("model", spec.model),))
+
+    def restart_after_crash(self, worker: str, issue: ObservedIssue, spec: WorkerSpec,
+                            session: ObservedSession | None) -> None:
+        """Back off exponentially between respawns; quarantine after too many crashes."""
+        policy = self.desired.town.crash_loop
+        record = self.crashes.get(worker)
+        if record is not None and (record.issue != issue.id or record.fingerprint != spec.fingerprint):
+            record = None  # a new issue or new manifests: a fresh start
+        what = "agent exited" if session is not None and session.dead else "agent process gone"
+        if record is not None and record.quarantined:
+            self.note("quarantined", f"{what}; quarantined after {len(record.times)} crashes "
+                      f"(change its manifests or gt rig reset {self.rig.name})", worker, issue.id)
+            return
+        recent = [t for t in (record.times if record else ()) if self.now - t <= policy.window]
+        if len(recent) >= policy.max_crashes:
+            self.act(Op.quarantine, worker, issue.id, "crash-loop",
+                     f"{len(recent)} crashes within {_ago(policy.window)}: stop respawning it", spec=spec)
+            return
+        if recent:
+            delay = min(policy.initial_backoff * 2 ** (len(recent) - 1), policy.max_backoff)
+            wait = max(recent) + delay - self.now
+            if wait > 0:
+                self.note("crash-loop", f"{what} {len(recent)} times; next start in {_ago(wait)}",
+                          worker, issue.id)
+                return
+        self.respawn(worker, issue, spec, "crashed", what)
 
     def spawns(self) -> None:
         taken = set(self.held) | set(self.sessions)

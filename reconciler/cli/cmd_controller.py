@@ -1,0 +1,186 @@
+"""gt start, gt controller run, gt shutdown, gt wake, gt nudge, gt rig reset."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ReconcilerError, UsageError
+from . import app, maps_errors, settings
+
+controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
+rig_app = typer.Typer(no_args_is_help=True, help="Rig operations.")
+app.add_typer(controller_app, name="controller")
+app.add_typer(rig_app, name="rig")
+
+START_TIMEOUT = 20.0
+
+
+class ControllerFailed(ReconcilerError):
+    pass
+
+
+@controller_app.command("run")
+@maps_errors
+def controller_run(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
+) -> None:
+    """Run the steward in the foreground (for systemd or a container); Ctrl-C stops it."""
+    from ..loop import Controller
+
+    Controller(settings(ctx).town_root()).run(max_passes=1 if once else None)
+
+
+def _answered(root: Path, pid: int) -> bool:
+    from ..loop.status import read_status
+
+    status = read_status(root) or {}
+    return status.get("controller", {}).get("pid") == pid and bool(status.get("lastPass"))
+
+
+def start_controller(root: Path) -> tuple[int, bool]:
+    """Start the steward in the background; (pid, started) once it has answered with a pass."""
+    from ..loop import holder_alive
+
+    running = holder_alive(root)
+    if running:
+        return running, False
+    log = root / ".gt" / "controller.out"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "reconciler.cli", "--town", str(root), "controller", "run"]
+    # posix_spawn in a new session: the steward outlives this command and its terminal.
+    pid = os.posix_spawn(sys.executable, argv, dict(os.environ), setsid=True, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ])
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if _answered(root, pid):
+            return pid, True
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise ControllerFailed(f"controller exited with {os.waitstatus_to_exitcode(code)}: {' | '.join(tail)}")
+        time.sleep(0.05)
+    raise ControllerFailed(f"controller (pid {pid}) did not answer within {START_TIMEOUT:.0f}s; see {log}")
+
+
+@app.command()
+@maps_errors
+def start(ctx: typer.Context) -> None:
+    """Start the steward in the background; returns once it has made its first pass."""
+    s = settings(ctx)
+    root = s.town_root()
+    pid, started = start_controller(root)
+    s.echo(f"controller {'started' if started else 'already running'} (pid {pid}); gt status shows how the town is doing")
+
+
+@app.command()
+@maps_errors
+def wake(ctx: typer.Context) -> None:
+    """Ask the steward for a pass now (starting it if it is down)."""
+    from ..loop import holder_alive
+
+    s = settings(ctx)
+    root = s.town_root()
+    pid = holder_alive(root)
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGUSR1)
+        s.echo(f"pass requested from controller pid {pid}")
+        return
+    pid, _ = start_controller(root)
+    s.echo(f"controller was down; started (pid {pid})")
+
+
+@app.command()
+@maps_errors
+def shutdown(
+    ctx: typer.Context,
+    grace: Annotated[float, typer.Option("--grace", help="Seconds each agent gets to exit after SIGTERM.")] = 5.0,
+) -> None:
+    """Stop the steward and every session of the town; hooks stay, so gt start resumes the work."""
+    from ..loop import TownLock, holder_alive
+    from ..town import Town
+
+    s = settings(ctx)
+    root = s.town_root()
+    pid = holder_alive(root)
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGTERM)
+    with TownLock(root, "shutdown").acquire(wait=30.0):
+        town = Town.load(root)
+        stopped = _stop_sessions(town, grace)
+    s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
+           f"{stopped} sessions stopped; hooks and worktrees kept")
+
+
+def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
+    """SIGTERM each agent, give it ``grace`` seconds, then kill what is left."""
+    from ..observe import observe_sessions
+
+    live = observe_sessions(town.tmux)
+    for session in live:
+        if not session.dead and session.pane_pid > 0:
+            try:
+                os.kill(session.pane_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(not s.dead for s in observe_sessions(town.tmux)):
+        time.sleep(0.1)
+    town.tmux.kill_server()  # the server is the town's own: nothing else lives on it
+    return len(live)
+
+
+@app.command()
+@maps_errors
+def nudge(
+    ctx: typer.Context,
+    worker: Annotated[str, typer.Argument(metavar="RIG/WORKER")],
+    message: Annotated[Optional[str], typer.Argument(help="Text to type; default: the agent's nudge.")] = None,
+) -> None:
+    """Nudge one worker now: type the message into its pane, then Enter (verified)."""
+    from ..act.sessions import nudge as send_nudge
+    from ..observe import observe_sessions
+    from ..town import Town
+
+    s = settings(ctx)
+    town = Town.load(s.town_root())
+    rig, _, name = worker.partition("/")
+    session = next((x for x in observe_sessions(town.tmux)
+                    if x.stamps.rig == rig and x.stamps.worker == name), None)
+    if session is None or session.dead:
+        raise UsageError(f"no live session for worker {worker!r}")
+    if message is None:
+        spec = next((r for r in town.desired.rigs if r.name == rig), None)
+        routing = town.desired.routing_for(spec) if spec else None
+        agents = routing.agents if routing else ()
+        message = agents[0].nudge if agents else "Check your hook and continue your work."
+    delivered = send_nudge(town.tmux, session.name, message)
+    s.echo(f"nudged {worker}: {'delivered' if delivered else 'typed, Enter not confirmed'}")
+    if not delivered:
+        raise typer.Exit(1)
+
+
+@rig_app.command("reset")
+@maps_errors
+def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(help="The rig.")]) -> None:
+    """Forget a rig's crash history: quarantined workers may start again."""
+    from .. import crashlog
+    from ..loop import holder_alive
+
+    s = settings(ctx)
+    root = s.town_root()
+    forgotten = crashlog.reset(root, rig)
+    pid = holder_alive(root)
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGUSR1)
+    s.echo(f"rig {rig}: {forgotten} crash records cleared" + (f"; pass requested from pid {pid}" if pid and pid > 0 else ""))

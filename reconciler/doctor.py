@@ -1,0 +1,195 @@
+"""gt doctor: check what a town stands on, and repair what is safe to repair.
+
+Each check returns findings; ``fix`` only ever removes things that hold no work:
+a stale socket file, a lock file naming a dead process, worktree records whose
+directory is gone, and clean worktrees whose branch is merged and unhooked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ManifestError, ReconcilerError
+
+MIN_TMUX = (3, 2)  # new-session -e
+MIN_GIT = (2, 38)  # merge-tree --write-tree
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: str  # ok | warn | fail | fixed
+    message: str
+
+    @property
+    def bad(self) -> bool:
+        return self.level == "fail"
+
+
+def _version(argv: list[str]) -> tuple[tuple[int, ...], str] | None:
+    if shutil.which(argv[0]) is None:
+        return None
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+    m = re.search(r"(\d+)\.(\d+)", out)
+    return ((int(m.group(1)), int(m.group(2))) if m else (0, 0)), out
+
+
+def check_tools() -> Iterator[Finding]:
+    for name, argv, minimum in (("tmux", ["tmux", "-V"], MIN_TMUX), ("git", ["git", "--version"], MIN_GIT)):
+        found = _version(argv)
+        if found is None:
+            yield Finding(name, "fail", f"{name} is not installed (scripts/bootstrap installs it)")
+        elif found[0] < minimum:
+            yield Finding(name, "fail", f"{found[1]}: gt needs {name} {'.'.join(map(str, minimum))} or newer")
+        else:
+            yield Finding(name, "ok", found[1])
+
+
+def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
+    from .loop import holder_alive
+    from .loop.lock import lock_path, read_holder
+
+    findings = list(check_tools())
+    from .town import Town
+
+    try:
+        town = Town.load(root)
+    except ManifestError as exc:
+        findings.append(Finding("manifests", "fail", f"{len(exc.problems)} errors; first: {exc.problems[0]}"))
+        return findings
+    findings.append(Finding("manifests", "ok", f"{len(town.desired.files)} files valid"))
+    findings.extend(_socket(town, fix))
+    alive = holder_alive(root)
+    holder = read_holder(root)
+    if alive:
+        findings.extend(_controller(root, town, alive))
+    else:
+        findings.append(Finding("controller", "warn", "not running (gt start)"))
+        pid = holder.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            if fix:
+                lock_path(root).write_text("")
+                findings.append(Finding("lock", "fixed", f"lock file named dead pid {pid}; cleared"))
+            else:
+                findings.append(Finding("lock", "warn", f"lock file names dead pid {pid} (harmless: an flock dies with its holder; --fix clears it)"))
+    try:
+        observed = town.observe()
+    except ReconcilerError as exc:
+        findings.append(Finding("observe", "fail", str(exc)))
+        return findings
+    for rig in observed.rigs:
+        level = "fail" if rig.error else "ok"
+        findings.append(Finding(f"beads {rig.name}", level, rig.error or f"{len(rig.issues)} relevant issues readable"))
+    findings.extend(_sessions_and_worktrees(town, observed, fix))
+    return findings
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _socket(town, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+    path = Path(base) / f"tmux-{os.getuid()}" / town.desired.socket
+    answer = town.tmux.run(["list-sessions"])
+    if answer.no_server and path.exists():
+        if fix:
+            path.unlink(missing_ok=True)
+            yield Finding("socket", "fixed", f"removed stale socket {path}")
+        else:
+            yield Finding("socket", "warn", f"stale socket {path} (no server behind it; --fix removes it)")
+    elif answer.no_server:
+        yield Finding("socket", "ok", f"{town.desired.socket}: no server running")
+    else:
+        yield Finding("socket", "ok", f"{town.desired.socket}: {len(answer.stdout)} sessions")
+
+
+def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    from .loop.status import read_status
+
+    status = read_status(root) or {}
+    at = status.get("lastPass", {}).get("at")
+    if not at:
+        yield Finding("controller", "warn", f"pid {pid} has not finished a pass yet")
+        return
+    import calendar
+
+    age = time.time() - calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
+    limit = 3 * town.desired.town.interval + 60
+    if age > limit:
+        yield Finding("controller", "fail", f"pid {pid}: last pass {age:.0f}s ago (interval {town.desired.town.interval:.0f}s)")
+    else:
+        yield Finding("controller", "ok", f"pid {pid}, last pass at {at}")
+
+
+def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    from .plan import plan as make_plan
+
+    plan = make_plan(town.desired, observed, time.time())
+    orphans = [n for n in plan.notes if n.reason == "orphan"]
+    for note in orphans:
+        yield Finding("orphan", "fail", f"session {note.session} is not described by any manifest (gt apply --prune stops it)")
+    live = {(s.stamps.rig, s.stamps.worker): s for s in observed.sessions}
+    for (rig, worker), session in live.items():
+        if rig and worker and not (Path(town.desired.root) / ".gt/worktrees" / rig / worker).is_dir():
+            yield Finding("worktree", "fail", f"session {session.name} has no worktree (.gt/worktrees/{rig}/{worker})")
+    held = {(r.name, i.assignee.rsplit("/", 1)[-1]) for r in observed.rigs for i in r.issues
+            if i.assignee and i.status in ("hooked", "in_progress")}
+    base = Path(town.desired.root) / ".gt" / "worktrees"
+    for rig_dir in sorted(p for p in base.glob("*") if p.is_dir()):
+        for wt in sorted(p for p in rig_dir.iterdir() if p.is_dir()):
+            key = (rig_dir.name, wt.name)
+            if key in live or key in held:
+                continue
+            yield from _idle_worktree(town, rig_dir.name, wt, fix)
+    if fix:
+        for rig in town.desired.rigs:
+            _prune_worktree_records(town, rig)
+
+
+def _idle_worktree(town, rig: str, wt: Path, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    import git
+
+    try:
+        with git.Repo(wt, expand_vars=False) as repo:
+            dirty = repo.is_dirty(untracked_files=True)
+            branch = repo.active_branch.name
+            spec = next((r for r in town.desired.rigs if r.name == rig), None)
+            merged = spec is not None and repo.is_ancestor(repo.head.commit, repo.commit(spec.branch))
+    except (git.InvalidGitRepositoryError, git.GitCommandError, TypeError, ValueError) as exc:
+        yield Finding("worktree", "warn", f"{wt}: not a usable worktree ({exc})")
+        return
+    if fix and not dirty and merged:
+        with git.Repo(wt, expand_vars=False) as repo:
+            repo.git.worktree("remove", str(wt))
+        yield Finding("worktree", "fixed", f"removed clean, merged worktree {wt} ({branch})")
+    else:
+        why = "uncommitted changes" if dirty else ("merged" if merged else "unmerged commits")
+        yield Finding("worktree", "warn", f"{wt} has no session and no hook ({branch}, {why}); kept")
+
+
+def _prune_worktree_records(town, rig) -> None:  # type: ignore[no-untyped-def]
+    import git
+
+    from .plan.workers import rig_repo_path
+
+    try:
+        with git.Repo(rig_repo_path(town.desired, rig), expand_vars=False) as repo:
+            repo.git.worktree("prune")
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        pass
+
+

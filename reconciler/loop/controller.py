@@ -1,0 +1,182 @@
+"""The steward: converge continuously, one level-based pass at a time.
+
+A pass runs when a manifest or a git ref changes (debounced), when asked
+(SIGUSR1, sent by gt wake), and at least every interval (with jitter). Each
+pass re-reads everything; a pass whose manifests are invalid keeps the last
+good desired state and records the errors in status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..act import Executor, Outcome
+from ..errors import ManifestError, ManifestProblem, ReconcilerError
+from ..observe.issues import default_stores
+from ..plan import plan as make_plan
+from ..town import Town
+from .lock import TownLock
+from .logs import controller_logger
+from .status import build_status, iso, write_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    number: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    errors: tuple[ManifestProblem, ...] = ()
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+class Controller:
+    def __init__(self, root: Path, *, clock: Any = time.time) -> None:
+        self.root = root.resolve()
+        self.clock = clock
+        self.town: Town | None = None  # the last good town: kept while manifests are broken
+        self.passes = 0
+        self.started = clock()
+        self._wake = threading.Condition()
+        self._dirty_at: float | None = None
+        self._stop = False
+        self.journal = controller_logger(self.root)
+
+    # -- one pass ---------------------------------------------------------------
+
+    def reconcile_once(self) -> PassResult:
+        self.passes += 1
+        started = self.clock()
+        result = PassResult(self.passes)
+        try:
+            self.town = Town.load(self.root, default_stores)
+        except ManifestError as exc:
+            result.errors = exc.problems
+            self.journal.info("manifests invalid", extra={"gt": {
+                "pass": self.passes, "action": "load", "outcome": "failed",
+                "error": "; ".join(map(str, exc.problems))}})
+        town = self.town
+        if town is None:
+            result.status = self._status(None, result, started)
+            return result
+        desired = town.desired
+        try:
+            plan, _ = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
+            if not result.errors:  # broken manifests: act on the last good state, but start nothing new
+                executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
+                                    on_event=lambda o: self._journal_outcome(o))
+                result.outcomes = executor.apply(plan)
+            else:
+                nothing_new = [a for a in plan.actions if a.op.value in ("nudge", "help")]
+                if nothing_new:
+                    executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
+                                        on_event=lambda o: self._journal_outcome(o))
+                    result.outcomes = executor.apply(type(plan)(tuple(nothing_new), plan.notes))
+        except ReconcilerError as exc:
+            result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
+        result.status = self._status(town, result, started)
+        return result
+
+    def _status(self, town: Town | None, result: PassResult, started: float) -> dict[str, Any]:
+        now = self.clock()
+        info = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
+                "actions": len(result.outcomes), "failed": sum(o.failed for o in result.outcomes)}
+        controller = {"pid": os.getpid(), "startedAt": iso(self.started), "version": __version__}
+        if town is None:
+            status = {"controller": controller, "lastPass": info,
+                      "sync": {"status": "Error", "errors": [p.as_dict() for p in result.errors],
+                               "pending": []}, "rigs": [], "convoys": []}
+        else:
+            observed = town.observe()
+            after = make_plan(town.desired, observed, now,
+                              max_spawns=town.desired.town.max_spawns_per_pass)
+            status = build_status(town.desired, observed, after, now, errors=result.errors,
+                                  pass_info=info, controller=controller)
+        write_status(self.root, status)
+        self.journal.info("pass done", extra={"gt": {
+            "pass": result.number, "action": "pass", "outcome": status["sync"]["status"],
+            "duration": info["duration"], "actions": info["actions"], "failed": info["failed"]}})
+        return status
+
+    def _journal_outcome(self, outcome: Outcome) -> None:
+        a = outcome.action
+        self.journal.info("action", extra={"gt": {
+            "pass": self.passes, "action": a.op.value, "subject": a.subject, "issue": a.issue,
+            "reason": a.reason, "outcome": outcome.result.value,
+            "error": outcome.detail if outcome.failed else None}})
+
+    # -- the loop ---------------------------------------------------------------
+
+    def wake(self, debounced: bool = False) -> None:
+        with self._wake:
+            self._dirty_at = time.monotonic() if debounced else 0.0
+            self._wake.notify()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+
+    def run(self, max_passes: int | None = None) -> None:
+        lock = TownLock(self.root, "controller").acquire()
+        watcher = None
+        try:
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
+            signal.signal(signal.SIGUSR1, lambda *_: self.wake())
+            from .watch import TownWatcher
+
+            watcher = TownWatcher(self.root, lambda: self.wake(debounced=True))
+            self.journal.info("controller started", extra={"gt": {"action": "start", "pid": os.getpid()}})
+            while not self._stop:
+                self.reconcile_once()
+                watcher.watch_also(self._store_dirs())
+                if max_passes is not None and self.passes >= max_passes:
+                    break
+                self._sleep()
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            self.journal.info("controller stopped", extra={"gt": {"action": "stop", "pid": os.getpid()}})
+            lock.release()
+
+    def _store_dirs(self) -> list[Path]:
+        from ..plan.workers import rig_repo_path
+
+        if self.town is None:
+            return []
+        desired = self.town.desired
+        return [Path(rig_repo_path(desired, rig)) / rig.beads_path for rig in desired.rigs]
+
+    def _interval(self) -> tuple[float, float]:
+        town = self.town.desired.town if self.town else None
+        interval = town.interval if town else 30.0
+        jitter = town.jitter if town else 0.1
+        debounce = town.debounce if town else 0.5
+        return interval * (1 + random.uniform(-jitter, jitter)), debounce
+
+    def _sleep(self) -> None:
+        interval, debounce = self._interval()
+        deadline = time.monotonic() + interval
+        with self._wake:
+            while not self._stop:
+                now = time.monotonic()
+                if self._dirty_at is not None:
+                    due = self._dirty_at + debounce if self._dirty_at else now
+                    if now >= due:
+                        self._dirty_at = None
+                        return
+                    self._wake.wait(due - now)
+                    continue
+                if now >= deadline:
+                    return
+                self._wake.wait(deadline - now)
