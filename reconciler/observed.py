@@ -60,6 +60,7 @@ class ObservedSession:
     activity: float  # epoch seconds of the last output or input
     created: float
     stamps: Stamps = Stamps()
+    processes: tuple[str, ...] | None = None  # names running in the pane; None: unknown
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = (),
 def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,
             idle: float = 0.0, dead: bool = False, nudges: int = 0,
             last_nudge: float = 0.0, fingerprint: str | None = None,
-            now: float = NOW, help_sent: bool = False, command: str = "claude") -> ObservedSession:
+            now: float = NOW, help_sent: bool = False, command: str = "claude",
+            processes: tuple[str, ...] | None = None, age: float = 86_400) -> ObservedSession:
     """A session the reconciler made for ``worker`` on issue ``on``.
 
     ``idle`` is how long ago its last activity was; ``fingerprint`` defaults to the one the
@@ -100,7 +101,7 @@ def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,
                     help="1" if help_sent else "")
     return ObservedSession(name=session_name(rig_name, worker), pane_pid=4000 + len(worker),
                            command=command, dead=dead, activity=now - idle,
-                           created=now - 86_400, stamps=stamps)
+                           created=now - age, stamps=stamps, processes=processes)
 
 
 NO_STAMPS = Stamps()

@@ -208,12 +208,29 @@ def _cases() -> list[Case]:
              observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),)), NOW,
              [("respawn", "nux", "cs-1", "crashed")]))
 
-    add(Case("agent-gone-to-a-shell-is-a-crash", d,
-             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, command="bash"),)), NOW,
+    add(Case("agent-process-gone-from-a-live-pane-is-a-crash", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, command="bash", processes=("bash",)),)), NOW,
              [("respawn", "nux", "cs-1", "crashed")]))
 
     add(Case("agent-running-a-child-is-alive", d,
-             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, command="git"),)), NOW,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, command="git", processes=("git", "node")),)), NOW,
+             []))
+
+    add(Case("agent-name-matches-by-prefix", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, processes=("claude-2.1", "sh")),)), NOW,
+             []))
+
+    add(Case("young-session-is-not-judged-by-its-processes", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, processes=("bash",), age=3),)), NOW,
+             []))
+
+    add(Case("unknown-processes-are-not-a-crash", d,
+             observed(obs_rig("csm", i1), sessions=(
+                 session(d, "csm", "nux", i1, processes=None),)), NOW,
              []))
 
     fp = worker_spec(d, d.rig("csm"), "nux", i1).fingerprint

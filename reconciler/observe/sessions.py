@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..observed import ObservedSession, Stamps
 from ..tmux import Tmux
+from .processes import process_names
 
 STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge", "help")
 FIELDS = (
@@ -51,4 +54,9 @@ def observe_sessions(tmux: Tmux) -> tuple[ObservedSession, ...]:
         index = int(_number(row[1]))
         if session.name not in first or index < first[session.name][0]:
             first[session.name] = (index, session)
-    return tuple(s for _, (_, s) in sorted(first.items()))
+    sessions = [s for _, (_, s) in sorted(first.items())]
+    names = process_names(s.pane_pid for s in sessions if not s.dead)
+    if names is None:
+        return tuple(sessions)
+    return tuple(replace(s, processes=names.get(s.pane_pid, ())) if not s.dead else s
+                 for s in sessions)

@@ -23,7 +23,7 @@ from ..observed import (
 from .actions import PHASES, Action, Note, Op, Plan, WorkerSpec
 from .workers import next_worker_name, worker_spec
 
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh"})
+STARTUP_GRACE = 15.0  # seconds a new session runs before "agent gone" is judged
 
 
 @dataclass
@@ -233,9 +233,16 @@ class _RigPlanner:
                      spec=spec, before=(("nudges", str(nudges)),), after=(("nudges", str(nudges + 1)),))
 
     def agent_gone(self, session: ObservedSession, spec: WorkerSpec) -> bool:
-        """The pane lives but fell back to a shell: the agent process inside it died."""
-        names = self.desired.routing_for(self.rig).agent(spec.agent).process_names
-        return session.command in SHELLS and session.command not in names
+        """The pane lives but none of the agent's processes runs in it any more.
+
+        Not judged while the session is young: wrappers (shims, launch scripts) run
+        under other names for a moment before the agent itself starts.
+        """
+        if session.processes is None or self.now - session.created < STARTUP_GRACE:
+            return False
+        agent = self.desired.routing_for(self.rig).agent(spec.agent)
+        names = agent.process_names or (agent.command[0].rsplit("/", 1)[-1],)
+        return not any(p == n or p.startswith(n) for p in session.processes for n in names)
 
     def respawn(self, worker: str, issue: ObservedIssue, spec: WorkerSpec, reason: str, what: str) -> None:
         if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
