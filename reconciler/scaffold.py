@@ -146,7 +146,7 @@ def _schemas_for(rel: str) -> str:
 def _manifests(root: Path, rig: str, repo: str, prefix: str, max_workers: int, idle: str,
                convoy: str, title: str, issues: str, agent: str, command: str,
                process_names: str) -> dict[str, str]:
-    files = {
+    files: dict[str, tuple[str, dict[str, object]]] = {
         "manifests/town.yaml": (TOWN, {"name": _town_name(root)}),
         f"manifests/rigs/{rig}.yaml": (RIG, {
             "rig": rig, "repo": repo, "prefix": prefix, "max_workers": max_workers, "idle": idle}),

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import crashlog
 from ..beads import IssueStore
 from ..errors import HookConflict, ReconcilerError, StoreError, TerminalError
 from ..model import DesiredState
@@ -22,7 +23,6 @@ from ..observe import StoreFactory, observe_sessions
 from ..observed import DONE_LABEL, HELD_STATUSES, role_of
 from ..plan import Action, Op, Plan
 from ..tmux import Tmux
-from .. import crashlog
 from . import gitops, sessions
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Executor:
             return fn(action)
         except ReconcilerError as exc:
             return Outcome(action, Result.failed, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a library error must not abort the rest
+        except Exception as exc:
             import git
 
             if isinstance(exc, git.GitCommandError | OSError):

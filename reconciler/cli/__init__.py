@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -60,7 +61,7 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     town: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--town",
             envvar="GT_TOWN",
@@ -83,11 +84,18 @@ def root(
     ctx.obj = Settings(town=town, output=output, color=color)
 
 
-from . import cmd_controller, cmd_init, cmd_plan, cmd_status, cmd_validate  # noqa: E402  (registers commands)
+from . import cmd_controller, cmd_init, cmd_plan, cmd_status, cmd_validate
 
 __all__ = [
-    "app", "main", "maps_errors", "settings",
-    "cmd_controller", "cmd_init", "cmd_plan", "cmd_status", "cmd_validate",
+    "app",
+    "cmd_controller",
+    "cmd_init",
+    "cmd_plan",
+    "cmd_status",
+    "cmd_validate",
+    "main",
+    "maps_errors",
+    "settings",
 ]
 
 

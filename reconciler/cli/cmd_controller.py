@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -145,7 +145,7 @@ def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
 def nudge(
     ctx: typer.Context,
     worker: Annotated[str, typer.Argument(metavar="RIG/WORKER")],
-    message: Annotated[Optional[str], typer.Argument(help="Text to type; default: the agent's nudge.")] = None,
+    message: Annotated[str | None, typer.Argument(help="Text to type; default: the agent's nudge.")] = None,
 ) -> None:
     """Nudge one worker now: type the message into its pane, then Enter (verified)."""
     from ..act.sessions import nudge as send_nudge

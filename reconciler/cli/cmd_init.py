@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ from . import app, maps_errors, settings
 @maps_errors
 def init(
     ctx: typer.Context,
-    directory: Annotated[Optional[Path], typer.Argument(metavar="[DIR]", help="Where to create the town (default: the cwd).")] = None,
+    directory: Annotated[Path | None, typer.Argument(metavar="[DIR]", help="Where to create the town (default: the cwd).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).")] = False,
 ) -> None:
     """Create a town: a git repo with commented manifests that validate."""

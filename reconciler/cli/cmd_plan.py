@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,7 +34,7 @@ def _print_manifest_errors(ctx: typer.Context, exc: Exception) -> None:
 def diff(
     ctx: typer.Context,
     why: Annotated[bool, typer.Option("--why", help="Show the reason, before and after of each action.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Save the plan to FILE for gt apply FILE.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan to FILE for gt apply FILE.")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
 ) -> None:
     """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error."""
@@ -72,7 +72,7 @@ def _save(plan, out: Path) -> None:  # type: ignore[no-untyped-def]
 @maps_errors
 def apply(
     ctx: typer.Context,
-    plan_file: Annotated[Optional[Path], typer.Argument(metavar="[PLAN]", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
+    plan_file: Annotated[Path | None, typer.Argument(metavar="[PLAN]", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop.")] = False,
     prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,

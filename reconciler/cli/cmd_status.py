@@ -19,7 +19,6 @@ SYNC_STYLE = {"InSync": "green", "OutOfSync": "yellow", "Error": "red"}
 
 
 def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list[str]:
-    ctl = status.get("controller", {})
     last = status.get("lastPass", {})
     sync = status.get("sync", {})
     running = f"running (pid {alive})" if alive else "not running (gt start)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,7 +33,7 @@ def _plural(kind: str, n: int) -> str:
 def validate(
     ctx: typer.Context,
     directory: Annotated[
-        Optional[Path], typer.Argument(metavar="[DIR]", help="A town or a manifests directory.")
+        Path | None, typer.Argument(metavar="[DIR]", help="A town or a manifests directory.")
     ] = None,
 ) -> None:
     """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid."""

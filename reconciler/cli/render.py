@@ -17,10 +17,9 @@ COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "cyan"}
 
 def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
     rigs: list[str] = []
-    for item in (*plan.actions, *plan.notes):
-        rig = item.rig or "(unknown)"
-        if rig not in rigs:
-            rigs.append(rig)
+    for rig in [a.rig for a in plan.actions] + [n.rig for n in plan.notes]:
+        if (rig or "(unknown)") not in rigs:
+            rigs.append(rig or "(unknown)")
     for rig in rigs:
         yield s.paint(f"rig {rig}", "bold")
         for a in (a for a in plan.actions if (a.rig or "(unknown)") == rig):

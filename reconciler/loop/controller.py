@@ -88,9 +88,10 @@ class Controller:
 
     def _status(self, town: Town | None, result: PassResult, started: float) -> dict[str, Any]:
         now = self.clock()
-        info = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
+        info: dict[str, Any] = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
                 "actions": len(result.outcomes), "failed": sum(o.failed for o in result.outcomes)}
         controller = {"pid": os.getpid(), "startedAt": iso(self.started), "version": __version__}
+        status: dict[str, Any]
         if town is None:
             status = {"controller": controller, "lastPass": info,
                       "sync": {"status": "Error", "errors": [p.as_dict() for p in result.errors],

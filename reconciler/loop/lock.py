@@ -70,7 +70,7 @@ class TownLock:
             self._handle.close()  # closing drops the flock
             self._handle = None
 
-    def __enter__(self) -> TownLock:
+    def __enter__(self) -> TownLock:  # noqa: PYI034
         return self if self._handle is not None else self.acquire()
 
     def __exit__(self, *exc: object) -> None:

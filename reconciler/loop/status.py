@@ -10,13 +10,13 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestProblem
 from ..model import DesiredState, RigSpec
-from ..observed import HELD_STATUSES, ObservedSession, ObservedState, worker_of
+from ..observed import HELD_STATUSES, ObservedIssue, ObservedSession, ObservedState, worker_of
 from ..plan import Plan
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
@@ -24,7 +24,7 @@ STATUS_FILE = "status.json"
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def status_path(root: Path) -> Path:
@@ -80,19 +80,19 @@ def _rig_status(desired: DesiredState, observed: ObservedState, plan: Plan, rig:
                 now: float) -> dict[str, Any]:
     obs = observed.rig(rig.name)
     sessions = {s.stamps.worker: s for s in observed.sessions if s.stamps.rig == rig.name and s.stamps.worker}
-    held = {}
+    held: dict[str, ObservedIssue] = {}
     for issue in obs.issues:
         worker = worker_of(rig.name, issue.assignee)
         if worker and issue.status in HELD_STATUSES:
             held.setdefault(worker, issue)
     workers = []
     for name in sorted(set(held) | set(sessions)):
-        issue = held.get(name)
+        hook = held.get(name)
         session = sessions.get(name)
-        health = worker_health(rig, name, issue.status if issue else "", session, plan, now)
+        health = worker_health(rig, name, hook.status if hook else "", session, plan, now)
         workers.append({
             "name": name,
-            "issue": issue.id if issue else (session.stamps.issue if session else ""),
+            "issue": hook.id if hook else (session.stamps.issue if session else ""),
             "health": health,
             "session": session.name if session else None,
             "nudges": session.stamps.nudges if session else 0,

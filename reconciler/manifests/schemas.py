@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 from .yamlsource import Pointer
 
@@ -75,7 +76,8 @@ def _validator(kind: str) -> Any:
         if validator.is_type(instance, "string") and not re.search(_anchored(patrn), instance):
             yield ValidationError(f"{instance!r} does not match {patrn!r}")
 
-    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+    strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": pattern})
     return strict(bundled_schema(kind))
 
 

@@ -87,8 +87,8 @@ class _RigPlanner:
         # Which convoy lists an issue; paused convoys keep their running workers.
         self.listed: dict[str, ConvoySpec] = {}
         for convoy in sorted(self.convoys, key=lambda c: c.paused):
-            for issue in convoy.issues:
-                self.listed.setdefault(issue, convoy)
+            for listed_id in convoy.issues:
+                self.listed.setdefault(listed_id, convoy)
         # A worker holds one hook. Should the store show two, keep the one its session was
         # made for (else the first by priority and id) so the plan never depends on file order.
         self.held: dict[str, ObservedIssue] = {}
@@ -289,11 +289,12 @@ class _RigPlanner:
                 name = self.listed[issue.id].name
                 per_convoy[name] = per_convoy.get(name, 0) + 1
         for issue_id, convoy in self.wanted_order():
-            issue = self.obs.issue(issue_id)
-            if issue is None:
+            found = self.obs.issue(issue_id)
+            if found is None:
                 self.note("missing", f"{issue_id} (convoy {convoy.name}) is not in the rig's Beads store",
                           issue=issue_id)
                 continue
+            issue = found
             if issue.status in ("closed", "tombstone") or worker_of(self.rig.name, issue.assignee) in self.held:
                 continue
             if issue_id in self.session_issues:
