@@ -256,7 +256,7 @@ def test_invalid_manifests_stop_diff_and_apply(demo_town: Path) -> None:
     tmux = tmux_of(demo_town)
     edit(demo_town / "manifests/rigs/demo.yaml", "max: 3", "max: -3")
     for command in (["diff"], ["apply", "--yes"]):
-        code, out, err = gt(*command)
+        code, _, err = gt(*command)
         assert code == 2
         assert err.splitlines() == ["manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0"]
     assert observe_sessions(tmux) == ()
