@@ -258,7 +258,8 @@ def test_invalid_manifests_stop_diff_and_apply(demo_town: Path) -> None:
     for command in (["diff"], ["apply", "--yes"]):
         code, _, err = gt(*command)
         assert code == 2
-        assert err.splitlines() == ["manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0"]
+        assert err.splitlines() == ["manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0",
+                                    "1 error"]
     assert observe_sessions(tmux) == ()
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .. import __version__
-from ..errors import ReconcilerError
+from ..errors import ManifestError, ManifestProblem, ReconcilerError
 from .settings import ColorMode, OutputMode, Settings
 
 app = typer.Typer(
@@ -45,10 +45,22 @@ def maps_errors(fn: F) -> F:
         except ReconcilerError as exc:
             ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, typer.Context)), None)
             s = settings(ctx) if ctx else Settings()
-            s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} {exc}", err=True)
+            if isinstance(exc, ManifestError):
+                report_problems(s, exc.problems)
+            else:
+                s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_problems(s: Settings, problems: tuple[ManifestProblem, ...]) -> None:
+    """Every manifest problem on stderr as path:line:col: pointer: message, then a count."""
+    for p in problems:
+        where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
+        s.echo(where + (f" {p.pointer}: {p.message}" if p.pointer else f" {p.message}"), err=True)
+    n = len(problems)
+    s.echo(s.paint(f"{n} error{'s' if n != 1 else ''}", "red", stream=sys.stderr), err=True)
 
 
 def _version(value: bool) -> None:

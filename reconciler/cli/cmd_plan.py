@@ -21,14 +21,6 @@ def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return Town.load(settings(ctx).town_root())
 
 
-def _print_manifest_errors(ctx: typer.Context, exc: Exception) -> None:
-    """Manifest errors: every one, in the same form as gt validate."""
-    s = settings(ctx)
-    for p in getattr(exc, "problems", ()):
-        s.echo(f"{s.paint(f'{p.path}:{p.line}:{p.col}:', 'bold', stream=sys.stderr)} "
-               f"{p.pointer + ': ' if p.pointer else ''}{p.message}", err=True)
-
-
 @app.command()
 @maps_errors
 def diff(
@@ -38,14 +30,8 @@ def diff(
     prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
 ) -> None:
     """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error."""
-    from ..errors import ManifestError
-
     s = settings(ctx)
-    try:
-        town = _town(ctx)
-    except ManifestError as exc:
-        _print_manifest_errors(ctx, exc)
-        raise typer.Exit(2) from None
+    town = _town(ctx)
     plan, _ = town.plan(time.time(), prune=prune)
     if out is not None:
         _save(plan, out)
@@ -81,15 +67,10 @@ def apply(
     lock_wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the town lock (held by a running controller).")] = 0.0,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
-    from ..errors import ManifestError
     from ..loop import TownLock
 
     s = settings(ctx)
-    try:
-        town = _town(ctx)
-    except ManifestError as exc:
-        _print_manifest_errors(ctx, exc)
-        raise typer.Exit(2) from None
+    town = _town(ctx)
     # Plan and act under the town lock: no controller acts between the two.
     lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
     try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import ManifestError, UsageError
-from . import app, maps_errors, settings
+from . import app, maps_errors, report_problems, settings
 
 
 def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
@@ -47,12 +46,7 @@ def validate(
         if s.json:
             typer.echo(json.dumps([p.as_dict() for p in exc.problems], indent=2))
         else:
-            for p in exc.problems:
-                where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
-                rest = f" {p.pointer}: {p.message}" if p.pointer else f" {p.message}"
-                s.echo(where + rest, err=True)
-            n = len(exc.problems)
-            s.echo(s.paint(f"{n} error{'s' if n != 1 else ''}", "red", stream=sys.stderr), err=True)
+            report_problems(s, exc.problems)
         raise typer.Exit(exc.exit_code) from None
     if s.json:
         typer.echo("[]")
