@@ -294,3 +294,22 @@ def test_status_json_and_human(fast_town: Path) -> None:
     assert data["lastPass"]["duration"] >= 0 and data["controller"]["pid"] == holder_alive(fast_town)
     code, out, _ = gt("status")
     assert code == 0 and "sync: InSync" in out and "convoy demo: 0/4 done, 3 working, 1 waiting" in out
+
+
+def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
+    (fast_town / "manifests/town.yaml").write_text(
+        "apiVersion: gt/v1\nkind: Town\nmetadata: {name: calm}\nspec:\n  controller: {interval: 10m, debounce: 100ms}\n")
+    agent_env(fast_town, GT_DEMO_MODE="idle")
+    start(fast_town)
+    wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)
+
+    def passes() -> int:
+        return (fast_town / ".gt/controller.log").read_text().count('"pass done"')
+
+    time.sleep(1.0)
+    settled = passes()
+    time.sleep(2.0)  # its own reads of the stores and tmux must not trigger passes
+    assert passes() == settled
+    (fast_town / "manifests/convoys/demo.yaml").write_text(
+        (fast_town / "manifests/convoys/demo.yaml").read_text())  # a real change does
+    wait_for(lambda: passes() > settled, timeout=10)

@@ -19,10 +19,12 @@ class TownWatcher:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type in ("opened", "closed_no_write"):
-                    return  # reads change nothing
+                if event.event_type in ("opened", "closed", "closed_no_write"):
+                    return  # opening and closing change nothing; writes arrive as their own events
+                if event.is_directory and event.event_type == "modified":
+                    return  # a directory's mtime follows its files, whose events we already get
                 if str(event.src_path).endswith(".lock"):
-                    return  # lock files flap on every read of a store
+                    return  # lock files are touched by every read of a store
                 on_change()
 
         self.handler = Handler()
