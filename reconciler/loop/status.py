@@ -32,7 +32,7 @@ def status_path(root: Path) -> Path:
 
 
 def worker_health(rig: RigSpec, worker: str, issue_status: str, session: ObservedSession | None,
-                  plan: Plan, now: float) -> str:
+                  plan: Plan, now: float, crashed_recently: bool = False) -> str:
     reasons = {n.reason for n in plan.notes if n.rig == rig.name and n.worker == worker}
     ops = {(a.op.value, a.reason) for a in plan.actions if a.rig == rig.name and a.worker == worker}
     if rig.state == "docked":
@@ -41,7 +41,8 @@ def worker_health(rig: RigSpec, worker: str, issue_status: str, session: Observe
         return "Parked"
     if "quarantined" in reasons or ("quarantine", "crash-loop") in ops:
         return "Quarantined"
-    if "crash-loop" in reasons or ("respawn", "crashed") in ops:
+    # A worker that crashed within the crash window flaps: running now does not make it healthy.
+    if crashed_recently or "crash-loop" in reasons or ("respawn", "crashed") in ops:
         return "CrashLoop"
     if "stuck" in reasons or ("help", "stuck") in ops:
         return "Stuck"
@@ -89,7 +90,12 @@ def _rig_status(desired: DesiredState, observed: ObservedState, plan: Plan, rig:
     for name in sorted(set(held) | set(sessions)):
         hook = held.get(name)
         session = sessions.get(name)
-        health = worker_health(rig, name, hook.status if hook else "", session, plan, now)
+        record = observed.crash_record(rig.name, name)
+        window = desired.town.crash_loop.window
+        crashed_recently = bool(record and hook and record.issue == hook.id
+                                and any(now - t <= window for t in record.times))
+        health = worker_health(rig, name, hook.status if hook else "", session, plan, now,
+                               crashed_recently)
         workers.append({
             "name": name,
             "issue": hook.id if hook else (session.stamps.issue if session else ""),

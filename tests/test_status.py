@@ -1,0 +1,74 @@
+"""Health and progress as status reports them: a pure function of desired, observed and plan."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import replace
+
+import pytest
+
+from reconciler.loop.status import build_status
+from reconciler.model import CrashLoopPolicy, TownSpec
+from reconciler.observed import CrashRecord, ObservedState
+from reconciler.plan import plan
+
+from .plan_builders import NOW, convoy, desired, hooked, issue, obs_rig, observed, rig, session
+
+
+class Case(t.NamedTuple):
+    test_id: str
+    state: str
+    session_kw: dict[str, t.Any] | None
+    crashes: tuple[CrashRecord, ...]
+    expected: str
+
+
+def _fp() -> str:
+    from reconciler.plan.workers import worker_spec
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    return worker_spec(d, d.rig("csm"), "nux", hooked("cs-1", "nux")).fingerprint
+
+
+CASES = [
+    Case("working", "active", {"idle": 5}, (), "Working"),
+    Case("idle", "active", {"idle": 400, "nudges": 1, "last_nudge": NOW - 10}, (), "Idle"),
+    Case("stuck", "active", {"idle": 4000, "nudges": 3, "help_sent": True}, (), "Stuck"),
+    Case("no-session-yet", "active", None, (), "Starting"),
+    Case("young-and-not-picked-up", "active", {"idle": 1, "age": 5}, (), "Starting"),
+    Case("docked", "docked", None, (), "Docked"),
+    Case("parked", "parked", {"idle": 5}, (), "Parked"),
+    Case("running-but-crashed-recently", "active", {"idle": 1},
+         (CrashRecord("csm", "nux", "cs-1", "fp", (NOW - 30,)),), "CrashLoop"),
+    Case("crashes-long-ago-are-forgotten", "active", {"idle": 1},
+         (CrashRecord("csm", "nux", "cs-1", "fp", (NOW - 5000,)),), "Working"),
+    Case("quarantined", "active", {"dead": True},
+         (CrashRecord("csm", "nux", "cs-1", "<fp>", (NOW - 30,) * 5, True),), "Quarantined"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.test_id for c in CASES])
+def test_worker_health(case: Case) -> None:
+    d = desired(rig(state=case.state), convoys=(convoy("auth", "cs-1", "cs-2"),))
+    d = replace(d, town=TownSpec(crash_loop=CrashLoopPolicy(window=900)))
+    status = "hooked" if case.test_id == "young-and-not-picked-up" else "in_progress"
+    on = hooked("cs-1", "nux", status=status)
+    sessions = (session(d, "csm", "nux", on, **case.session_kw),) if case.session_kw is not None else ()
+    # "<fp>" stands for the fingerprint the manifests ask for: a quarantine that still holds.
+    crashes = tuple(replace(c, fingerprint=_fp()) if c.fingerprint == "<fp>" else c for c in case.crashes)
+    obs = ObservedState(sessions, (obs_rig("csm", on, issue("cs-2")),), crashes)
+    doc = build_status(d, obs, plan(d, obs, NOW), NOW)
+    (worker,) = doc["rigs"][0]["workers"]
+    assert worker["health"] == case.expected
+
+
+def test_convoy_progress_and_sync() -> None:
+    d = desired(convoys=(convoy("auth", "cs-1", "cs-2", "cs-3", "cs-4"),))
+    on = hooked("cs-2", "nux")
+    obs = observed(obs_rig("csm", hooked("cs-1", "x", status="closed"), on, issue("cs-3"), issue("cs-4")),
+                   sessions=(session(d, "csm", "nux", on, idle=5),))
+    doc = build_status(d, obs, plan(d, obs, NOW), NOW)
+    assert doc["convoys"] == [{"name": "auth", "rig": "csm", "paused": False, "done": 1,
+                               "working": 1, "waiting": 2, "total": 4}]
+    assert doc["sync"]["status"] == "OutOfSync"
+    assert [p.split()[1] for p in doc["sync"]["pending"]] == ["spawn", "spawn"]
