@@ -4,12 +4,11 @@ controller restarts. Written only by the town's one writer (it holds the town lo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .atomic import write_atomic
 from .observed import CrashRecord
 
 KEEP = 20  # crash times kept per worker; older ones no longer matter for any window
@@ -39,15 +38,8 @@ def load(root: str | Path) -> tuple[CrashRecord, ...]:
 
 
 def save(root: str | Path, records: tuple[CrashRecord, ...]) -> None:
-    path = path_of(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps([asdict(r) | {"times": list(r.times)} for r in records], indent=1)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".crashes.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path_of(root), data)
 
 
 def _update(root: str | Path, rig: str, worker: str, issue: str, fingerprint: str,

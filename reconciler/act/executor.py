@@ -239,10 +239,12 @@ class Executor:
     def _start_alone(self, action: Action, generation: str, batch_error: str) -> Outcome:
         """The batch did not bring this one up: try it alone to learn exactly why."""
         assert action.spec is not None
-        result = self.tmux.run(sessions.kill_command(action.session), *sessions.start_commands(action.spec, generation)) \
-            if action.session in {s.name for s in observe_sessions(self.tmux)} \
-            else self.tmux.run(*sessions.start_commands(action.spec, generation))
+        present = action.session in {s.name for s in observe_sessions(self.tmux)}
+        commands = ([sessions.kill_command(action.session)] if present else []) + \
+            sessions.start_commands(action.spec, generation)
+        result = self.tmux.run(*commands)
         up = {s.name: s for s in observe_sessions(self.tmux)}.get(action.session)
         if up is not None and up.stamps.generation == generation:
             return Outcome(action, Result.created, f"{action.spec.model} on {action.spec.branch}")
-        return Outcome(action, Result.failed, result.error() if not result.ok else batch_error or "session did not start")
+        return Outcome(action, Result.failed,
+                       result.error() if not result.ok else batch_error or "session did not start")

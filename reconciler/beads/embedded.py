@@ -18,13 +18,12 @@ import copy
 import fcntl
 import logging
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler.atomic import write_atomic
 from reconciler.beads import (
     DONE_STATUSES,
     UNSET,
@@ -50,35 +49,6 @@ def _now() -> str:
 # -- the file ------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 class JsonlStore:
     """Beads issues in a ``.beads/issues.jsonl`` file (``bd export`` format)."""
 
@@ -96,7 +66,7 @@ class JsonlStore:
         store = cls(path, prefix, actor)
         with store._locked(exclusive=True):
             if not store.path.exists():
-                _atomic_write(store.path, b"")
+                write_atomic(store.path, b"")
                 log.info("created empty beads store %s", store.path)
         return store
 
@@ -282,7 +252,7 @@ class JsonlStore:
         data = snap.render()
         self._remove_stale_temps()
         try:
-            _atomic_write(self.path, data)
+            write_atomic(self.path, data)
         except OSError as exc:
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from exc
         self._cache = (data, snap)

@@ -34,24 +34,15 @@ def diff(
     town = _town(ctx)
     plan, _ = town.plan(time.time(), prune=prune)
     if out is not None:
-        _save(plan, out)
+        from ..atomic import write_atomic
+
+        write_atomic(out, json.dumps(plan.to_dict(), indent=2) + "\n")
     if s.json:
         typer.echo(json.dumps(plan.to_dict(), indent=2))
     else:
         for line in plan_lines(plan, s, why=why):
             s.echo(line)
     raise typer.Exit(0 if plan.in_sync else 1)
-
-
-def _save(plan, out: Path) -> None:  # type: ignore[no-untyped-def]
-    import os
-    import tempfile
-
-    data = json.dumps(plan.to_dict(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-    os.replace(tmp, out)
 
 
 @app.command()

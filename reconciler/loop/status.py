@@ -7,13 +7,12 @@ what is still to do, and says how the town is doing.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from ..errors import ManifestProblem
 from ..model import DesiredState, RigSpec
 from ..observed import HELD_STATUSES, ObservedIssue, ObservedSession, ObservedState, worker_of
@@ -138,14 +137,7 @@ def _convoy_status(desired: DesiredState, observed: ObservedState, name: str) ->
 
 def write_status(root: Path, status: dict[str, Any]) -> None:
     """Atomically: a reader sees the previous pass's status or this one, never half."""
-    path = status_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".status.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(status, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(status_path(root), json.dumps(status, indent=1))
 
 
 def read_status(root: Path) -> dict[str, Any] | None:
