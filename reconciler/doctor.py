@@ -136,6 +136,7 @@ def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignor
 
 
 def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    from .observed import held_hooks
     from .plan import plan as make_plan
 
     plan = make_plan(town.desired, observed, time.time())
@@ -146,8 +147,8 @@ def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # 
     for (rig, worker), session in live.items():
         if rig and worker and not (Path(town.desired.root) / ".gt/worktrees" / rig / worker).is_dir():
             yield Finding("worktree", "fail", f"session {session.name} has no worktree (.gt/worktrees/{rig}/{worker})")
-    held = {(r.name, i.assignee.rsplit("/", 1)[-1]) for r in observed.rigs for i in r.issues
-            if i.assignee and i.status in ("hooked", "in_progress")}
+    held = {(r.name, worker) for r in observed.rigs
+            for worker in held_hooks(r.name, r.issues, {})[0]}
     base = Path(town.desired.root) / ".gt" / "worktrees"
     for rig_dir in sorted(p for p in base.glob("*") if p.is_dir()):
         for wt in sorted(p for p in rig_dir.iterdir() if p.is_dir()):

@@ -6,10 +6,12 @@ Built by ``reconciler.observe``; read by the pure planner.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
 HELD_STATUSES = frozenset({"hooked", "in_progress"})
+DONE_STATUSES = frozenset({"closed", "tombstone"})  # a blocks target in one of these no longer blocks
 SESSION_PREFIX = "gt-"
 
 
@@ -31,6 +33,30 @@ def worker_of(rig: str, assignee: str | None) -> str | None:
         if WORKER_NAME.fullmatch(name):
             return name
     return None
+
+
+def held_hooks(rig: str, issues: Iterable[ObservedIssue], sessions: Mapping[str, ObservedSession]
+               ) -> tuple[dict[str, ObservedIssue], list[tuple[str, ObservedIssue]]]:
+    """Each worker's hook, and any extra hooks beside it.
+
+    A worker holds one hook. Should the store show two, keep the one its session was
+    made for (else the first by priority and id), so nothing depends on file order.
+    """
+    held: dict[str, ObservedIssue] = {}
+    extra: list[tuple[str, ObservedIssue]] = []
+    for issue in sorted(issues, key=lambda i: (i.priority, i.id)):
+        worker = worker_of(rig, issue.assignee)
+        if not worker or issue.status not in HELD_STATUSES:
+            continue
+        made_for = sessions[worker].stamps.issue if worker in sessions else ""
+        current = held.get(worker)
+        if current is None or (issue.id == made_for and current.id != made_for):
+            if current is not None:
+                extra.append((worker, current))
+            held[worker] = issue
+        else:
+            extra.append((worker, issue))
+    return held, extra
 
 
 def session_name(rig: str, worker: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
 from reconciler.errors import HookConflict, StoreError
+from reconciler.observed import HELD_STATUSES  # the status sets live with the model
 
 __all__ = [
     "UNSET",
@@ -27,10 +28,6 @@ __all__ = [
     "unhook_needed",
 ]
 
-# Statuses an agent may hold its hook in.
-HELD_STATUSES: Final = frozenset({"hooked", "in_progress"})
-# A `blocks` target in one of these no longer blocks.
-DONE_STATUSES: Final = frozenset({"closed", "tombstone"})
 
 
 class _Unset:

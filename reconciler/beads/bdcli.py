@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconciler.beads import (
-    HELD_STATUSES,
     UNSET,
     Issue,
     _Unset,
@@ -35,6 +34,7 @@ from reconciler.beads import (
     unhook_needed,
 )
 from reconciler.errors import BdCommandError, HookConflict, IssueNotFound, StoreError
+from reconciler.observed import HELD_STATUSES
 
 log = logging.getLogger(__name__)
 

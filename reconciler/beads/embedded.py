@@ -25,7 +25,6 @@ from pathlib import Path
 
 from reconciler.atomic import write_atomic
 from reconciler.beads import (
-    DONE_STATUSES,
     UNSET,
     Issue,
     IssueExists,
@@ -38,6 +37,7 @@ from reconciler.beads import (
 )
 from reconciler.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
 from reconciler.errors import StoreError
+from reconciler.observed import DONE_STATUSES
 
 log = logging.getLogger(__name__)
 

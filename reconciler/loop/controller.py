@@ -14,7 +14,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +71,12 @@ class Controller:
         desired = town.desired
         try:
             plan, _ = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
-            if not result.errors:  # broken manifests: act on the last good state, but start nothing new
-                executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
-                                    on_event=lambda o: self._journal_outcome(o))
-                result.outcomes = executor.apply(plan)
-            else:
-                nothing_new = [a for a in plan.actions if a.op.value in ("nudge", "help")]
-                if nothing_new:
-                    executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
-                                        on_event=lambda o: self._journal_outcome(o))
-                    result.outcomes = executor.apply(type(plan)(tuple(nothing_new), plan.notes))
+            if result.errors:  # broken manifests: keep the last good state, start or stop nothing
+                plan = replace(plan, actions=tuple(a for a in plan.actions
+                                                   if a.op.value in ("nudge", "help")))
+            executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
+                                on_event=self._journal_outcome)
+            result.outcomes = executor.apply(plan)
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
         result.status = self._status(town, result, started)

@@ -15,7 +15,7 @@ from typing import Any
 from ..atomic import write_atomic
 from ..errors import ManifestProblem
 from ..model import DesiredState, RigSpec
-from ..observed import HELD_STATUSES, ObservedIssue, ObservedSession, ObservedState, worker_of
+from ..observed import HELD_STATUSES, ObservedSession, ObservedState, held_hooks, worker_of
 from ..plan import Plan
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
@@ -80,11 +80,7 @@ def _rig_status(desired: DesiredState, observed: ObservedState, plan: Plan, rig:
                 now: float) -> dict[str, Any]:
     obs = observed.rig(rig.name)
     sessions = {s.stamps.worker: s for s in observed.sessions if s.stamps.rig == rig.name and s.stamps.worker}
-    held: dict[str, ObservedIssue] = {}
-    for issue in obs.issues:
-        worker = worker_of(rig.name, issue.assignee)
-        if worker and issue.status in HELD_STATUSES:
-            held.setdefault(worker, issue)
+    held, _ = held_hooks(rig.name, obs.issues, sessions)
     workers = []
     for name in sorted(set(held) | set(sessions)):
         hook = held.get(name)

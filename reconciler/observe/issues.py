@@ -8,11 +8,10 @@ from pathlib import Path
 from ..beads import Issue, IssueStore
 from ..errors import ReconcilerError
 from ..model import DesiredState, RigSpec
-from ..observed import ObservedIssue, ObservedRig
+from ..observed import DONE_STATUSES, ObservedIssue, ObservedRig
 from ..plan.workers import is_url, rig_repo_path
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
-GONE = frozenset({"closed", "tombstone"})
 
 
 def default_stores(desired: DesiredState, rig: RigSpec) -> IssueStore:
@@ -50,7 +49,7 @@ def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> Ob
 
 def _observed(issue: Issue, status: dict[str, str]) -> ObservedIssue:
     # A blocks target that is closed, tombstoned or unknown no longer blocks.
-    blocking = tuple(t for t in issue.blocked_by if t in status and status[t] not in GONE)
+    blocking = tuple(t for t in issue.blocked_by if t in status and status[t] not in DONE_STATUSES)
     return ObservedIssue(
         id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
         issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels,

@@ -16,6 +16,7 @@ from ..observed import (
     ObservedRig,
     ObservedSession,
     ObservedState,
+    held_hooks,
     role_of,
     session_name,
     worker_of,
@@ -89,22 +90,7 @@ class _RigPlanner:
         for convoy in sorted(self.convoys, key=lambda c: c.paused):
             for listed_id in convoy.issues:
                 self.listed.setdefault(listed_id, convoy)
-        # A worker holds one hook. Should the store show two, keep the one its session was
-        # made for (else the first by priority and id) so the plan never depends on file order.
-        self.held: dict[str, ObservedIssue] = {}
-        self.extra_hooks: list[tuple[str, ObservedIssue]] = []
-        for issue in sorted(obs.issues, key=lambda i: (i.priority, i.id)):
-            worker = worker_of(rig.name, issue.assignee)
-            if not worker or issue.status not in HELD_STATUSES:
-                continue
-            made_for = sessions[worker].stamps.issue if worker in sessions else ""
-            current = self.held.get(worker)
-            if current is None or (issue.id == made_for and current.id != made_for):
-                if current is not None:
-                    self.extra_hooks.append((worker, current))
-                self.held[worker] = issue
-            else:
-                self.extra_hooks.append((worker, issue))
+        self.held, self.extra_hooks = held_hooks(rig.name, obs.issues, sessions)
         # Issues whose live session lost its hook: that session keeps them, nobody else spawns.
         self.session_issues = {s.stamps.issue for w, s in sessions.items()
                                if s.stamps.issue and w not in self.held}
