@@ -7,6 +7,7 @@ message, so callers never format error text by hand.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -62,6 +63,15 @@ class TownNotFound(ReconcilerError):
             f"no town found at or above {start}: no manifests/ directory "
             "(run 'gt init' or pass --town DIR)"
         )
+
+
+class NotATown(ReconcilerError):
+    """--town or GT_TOWN names a directory that is not a town."""
+
+    def __init__(self, path: str, source: str) -> None:
+        self.path = path
+        what = "does not exist" if not os.path.exists(path) else "holds no manifests/ directory"
+        super().__init__(f"{source} {path} is not a town: it {what} (gt init creates a town)")
 
 
 class UsageError(ReconcilerError):

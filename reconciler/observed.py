@@ -75,6 +75,9 @@ class Stamps:
     nudges: int = 0
     last_nudge: float = 0.0
     help: str = ""  # set once HELP mail went out for this session
+    prompted: str = ""  # set once the start prompt was typed into the pane
+    answers: int = 0  # dialogs answered in this session
+    agent: str = ""  # the Routing agent it runs
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,30 @@ class ObservedSession:
     created: float
     stamps: Stamps = Stamps()
     processes: tuple[str, ...] | None = None  # names running in the pane; None: unknown
+    screen: tuple[str, ...] | None = None  # the pane's text, trailing blank lines dropped; None: not read
+    exit_status: int | None = None  # of a dead pane, when tmux knows it
+
+    @property
+    def last_lines(self) -> tuple[str, ...]:
+        """The pane's last non-blank lines (tmux's own 'Pane is dead' line left out)."""
+        lines = [ln.rstrip() for ln in self.screen or () if ln.strip() and not ln.startswith("Pane is dead")]
+        return tuple(lines[-OUTPUT_LINES:])
+
+
+OUTPUT_LINES = 8  # lines of a pane kept as the evidence of a crash or a block
+
+
+@dataclass(frozen=True)
+class Crash:
+    """What an agent left behind when it exited: its exit status and its last output."""
+
+    status: int | None = None  # None: unknown (tmux did not see it, or a shell took over)
+    output: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        how = f"exited with status {self.status}" if self.status is not None else "exited"
+        tail = " | ".join(self.output[-3:])
+        return f"{how}: {tail}" if tail else f"{how}, printing nothing"
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,7 @@ class ObservedRig:
     name: str
     issues: tuple[ObservedIssue, ...] = ()
     error: str | None = None
+    worktrees: tuple[ObservedWorktree, ...] = ()
 
     def issue(self, issue_id: str) -> ObservedIssue | None:
         return next((i for i in self.issues if i.id == issue_id), None)
@@ -127,6 +155,61 @@ class CrashRecord:
     fingerprint: str
     times: tuple[float, ...] = ()
     quarantined: bool = False
+    last: Crash = Crash()  # how the latest crash looked
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """An action that failed for a worker (or, for a spawn, an issue), kept in .gt/failures.json
+    so that the next passes back off instead of failing the same way every pass."""
+
+    rig: str
+    worker: str
+    issue: str
+    op: str
+    fingerprint: str
+    error: str
+    times: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProgramLookup:
+    """Where an agent's program was found on the PATH its workers get; path None: nowhere."""
+
+    rig: str
+    agent: str
+    program: str
+    path: str | None
+    search: str  # the PATH that was searched
+
+
+@dataclass(frozen=True)
+class ObservedWorktree:
+    """A directory under .gt/worktrees/<rig>/: whose it is and what it holds."""
+
+    worker: str
+    path: str
+    branch: str | None  # None: not a worktree of the rig's repository
+    dirty: tuple[str, ...] | None = None  # uncommitted paths (a few); None: not examined
+    ahead: int | None = None  # commits on its branch that the rig's branch does not have
+    landed: bool | None = None  # True: merging the branch would change nothing on the rig's branch
+
+    @property
+    def removable(self) -> bool:
+        """Holds nothing that is not on the rig's branch already: safe to remove."""
+        return self.branch is not None and self.dirty == () and bool(self.landed)
+
+    def holds(self) -> str:
+        """What keeps it, for humans."""
+        if self.branch is None:
+            return "not a git worktree"
+        parts = []
+        if self.ahead:
+            parts.append(f"{self.ahead} commit{'s' if self.ahead != 1 else ''} not on the rig's branch")
+        if self.dirty:
+            shown = ", ".join(self.dirty[:3]) + (", ..." if len(self.dirty) > 3 else "")
+            parts.append(f"uncommitted changes ({shown})")
+        return "; ".join(parts) or "work not merged"
 
 
 @dataclass(frozen=True)
@@ -134,9 +217,15 @@ class ObservedState:
     sessions: tuple[ObservedSession, ...] = ()
     rigs: tuple[ObservedRig, ...] = ()
     crashes: tuple[CrashRecord, ...] = ()
+    programs: tuple[ProgramLookup, ...] = ()
+    failures: tuple[FailureRecord, ...] = ()
 
     def rig(self, name: str) -> ObservedRig:
         return next((r for r in self.rigs if r.name == name), ObservedRig(name, error="not observed"))
 
     def crash_record(self, rig: str, worker: str) -> CrashRecord | None:
         return next((c for c in self.crashes if (c.rig, c.worker) == (rig, worker)), None)
+
+    def program(self, rig: str, agent: str) -> ProgramLookup | None:
+        """The lookup of an agent's program for a rig; None: not looked up (use it as declared)."""
+        return next((p for p in self.programs if (p.rig, p.agent) == (rig, agent)), None)

@@ -71,9 +71,7 @@ metadata:
 spec:
   default: sonnet
   agents:
-    {agent}:
-      command: [{command}]
-      processNames: [{process_names}]
+{agents}
   models:
     haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001}}
     sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01}}
@@ -83,6 +81,15 @@ spec:
     - {{when: {{label: "complexity:complex"}}, model: opus}}
     - {{when: {{title: "(?i)\\\\b(rename|typo)\\\\b"}}, model: haiku}}
 """
+
+CLAUDE_AGENT = """\
+    claude:
+      preset: claude      # Claude Code: its process name, start prompt, trust dialog, IS_SANDBOX=1 as root"""
+
+DEMO_AGENT = """\
+    demo:
+      command: [gt-demo-agent]   # shipped with gt; found on the workers' PATH like any agent
+      ready: 'demo>\\Z'           # its input prompt, last on screen: nudges are typed only then"""
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,7 @@ def _schemas_for(rel: str) -> str:
 
 
 def _manifests(root: Path, rig: str, repo: str, prefix: str, max_workers: int, idle: str,
-               convoy: str, title: str, issues: str, agent: str, command: str,
-               process_names: str) -> dict[str, str]:
+               convoy: str, title: str, issues: str, agent: str, agents: str) -> dict[str, str]:
     files: dict[str, tuple[str, dict[str, object]]] = {
         "manifests/town.yaml": (TOWN, {"name": _town_name(root)}),
         f"manifests/rigs/{rig}.yaml": (RIG, {
@@ -153,7 +159,7 @@ def _manifests(root: Path, rig: str, repo: str, prefix: str, max_workers: int, i
         f"manifests/convoys/{convoy}.yaml": (CONVOY, {
             "convoy": convoy, "title": title, "rig": rig, "issues": issues, "parallelism": 3}),
         "manifests/routing.yaml": (ROUTING, {
-            "agent": agent, "command": command, "process_names": process_names}),
+            "agent": agent, "agents": agents}),
     }
     out = {rel: template.format(schemas=_schemas_for(rel), **values)
            for rel, (template, values) in files.items()}
@@ -174,15 +180,14 @@ def _schema_files() -> dict[str, str]:
 def _plain_manifests(root: Path) -> dict[str, str]:
     return _manifests(root, rig="app", repo="../app", prefix="app", max_workers=4, idle="5m",
                       convoy="first", title="First batch", issues="app-first",
-                      agent="claude", command="claude, --dangerously-skip-permissions",
-                      process_names="claude, node")
+                      agent="claude", agents=CLAUDE_AGENT)
 
 
 def _demo_manifests(root: Path) -> dict[str, str]:
     return _manifests(root, rig="demo", repo="rigs/demo", prefix="dm", max_workers=3, idle="20s",
                       convoy="demo", title="Demo convoy",
                       issues=", ".join(i.id for i in DEMO_ISSUES), agent="demo",
-                      command="gt-demo-agent", process_names="gt-demo-agent, python3, python")
+                      agents=DEMO_AGENT)
 
 
 def _town_name(root: Path) -> str:

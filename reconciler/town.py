@@ -48,9 +48,9 @@ class Town:
         return observe(self.desired, self.tmux, self.stores)
 
     def plan(self, now: float, *, prune: bool = False, allow_empty: bool = False,
-             max_spawns: int | None = None) -> tuple[Plan, ObservedState]:
+             max_spawns: int | None = None, backoff: bool = True) -> tuple[Plan, ObservedState]:
         observed = self.observe()
-        result = plan(self.desired, observed, now, prune=prune, max_spawns=max_spawns)
+        result = plan(self.desired, observed, now, prune=prune, max_spawns=max_spawns, backoff=backoff)
         if prune and not allow_empty and not self.desired.rigs and observed.sessions:
             raise EmptyPrune(len(observed.sessions))
         digest = {"manifests": manifests_digest(self.root / "manifests"),

@@ -75,7 +75,7 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     init_town(root, demo=True)
     routing = root / "manifests" / "routing.yaml"
     routing.write_text(routing.read_text().replace(
-        "      processNames:", "      env: {GT_DEMO_DELAY: '0.1'}\n      processNames:"))
+        "      ready:", "      env: {GT_DEMO_DELAY: '0.1'}\n      ready:"))
     monkeypatch.chdir(root)
     socket = Town.load(root).desired.socket
     yield root

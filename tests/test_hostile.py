@@ -249,7 +249,9 @@ def test_command_args_and_env_arrive_literally(demo_town: Path, tmp_path: Path) 
                for issue_id in ("dm-evil1", "dm-evil2")}
     assert_no_markers(tmp_path)
     for issue_id, recorded in records.items():
-        assert recorded["argv"] == command_extra + model_args
+        worker = recorded["env"]["GT_WORKER"]
+        assert recorded["argv"][:-1] == command_extra + model_args
+        assert recorded["argv"][-1].startswith(f"You are demo/workers/{worker}, a gt worker.")  # its start prompt
         got_env = {k: v for k, v in recorded["env"].items() if k.startswith("GT_EVIL_")}
         assert got_env == agent_env | rig_env
         assert recorded["env"]["GT_ISSUE"] == issue_id
@@ -320,7 +322,7 @@ def test_nudge_text_is_typed_literally_and_runs_nothing(demo_town: Path, tmp_pat
     code, out = gt("apply", "--yes")
     assert code == 0, out
     session = wait_for(lambda: next(iter(sessions(tmux)), None))
-    wait_for(lambda: "idle; waiting for nudges" in capture(tmux, session))
+    wait_for(lambda: "idle mode: not working on it" in capture(tmux, session))
 
     code, out = gt("apply", "--yes")
     assert code == 0, out

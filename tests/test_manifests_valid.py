@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests import load_desired_state
-from reconciler.model import BUILTIN_ROUTING, CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model.presets import BUILTIN_ROUTING
 
 from .conftest import REPO_ROOT, write_tree
 from .manifest_texts import CONVOY, RIG

@@ -215,7 +215,7 @@ def _cases() -> list[Case]:
 
     add(Case("agent-running-a-child-is-alive", d,
              observed(obs_rig("csm", i1), sessions=(
-                 session(d, "csm", "nux", i1, command="git", processes=("git", "node")),)), NOW,
+                 session(d, "csm", "nux", i1, command="git", processes=("git", "claude")),)), NOW,
              []))
 
     add(Case("agent-name-matches-by-prefix", d,
@@ -611,7 +611,9 @@ def test_spawn_routing_picks_model(
     assert spec.model == model
     assert spec.rule == rule
     assert spec.agent == "claude"
-    assert spec.command == ("claude", "--dangerously-skip-permissions", "--model", model)
+    prompt = "You are csm/workers/nux, a gt worker. Run `gt prime`"
+    assert spec.command[:4] == ("claude", "--dangerously-skip-permissions", "--model", model)
+    assert len(spec.command) == 5 and spec.command[4].startswith(prompt)  # the start prompt, as args
     assert dict(spec.env)["GT_MODEL"] == model
 
 
@@ -687,7 +689,8 @@ def test_in_sync_plan_to_dict() -> None:
     i1 = hooked("cs-1", "nux")
     result = plan(d, observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1),)), NOW)
     assert result.in_sync is True
-    assert result.to_dict() == {"inSync": True, "actions": [], "notes": [], "digest": {}}
+    # Nothing to do; the next look is due when the worker could have gone idle (idleAfter 5m).
+    assert result.to_dict() == {"inSync": True, "actions": [], "notes": [], "requeueAfter": 300.0, "digest": {}}
 
 
 def test_action_dict_has_op_value_and_marker() -> None:

@@ -14,19 +14,24 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from .. import crashlog
+from .. import history
 from ..beads import IssueStore
 from ..errors import HookConflict, ReconcilerError, StoreError, TerminalError
 from ..model import DesiredState
 from ..observe import StoreFactory, observe_sessions
+from ..observe.worktrees import examine, worktree_branch
 from ..observed import DONE_LABEL, HELD_STATUSES, role_of
 from ..plan import Action, Op, Plan
+from ..plan.workers import rig_repo_path
 from ..tmux import Tmux
 from . import gitops, sessions
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
+# Actions whose failures are remembered, so the next passes back off rather than repeat them.
+REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop)
 MERGE_FAILED_LABEL = "gt:merge-failed"
 
 
@@ -71,10 +76,12 @@ class Executor:
                 "gt_action": outcome.action.op.value, "gt_subject": outcome.action.subject,
                 "gt_reason": outcome.action.reason, "gt_detail": outcome.detail})
             outcomes.append(outcome)
+            self._remember(outcome)
             self.on_event(outcome)
 
         starts = [a for a in plan.actions if a.op in STARTS]
-        later = {Op.nudge: self._nudge, Op.help: self._help}
+        later = {Op.nudge: self._nudge, Op.help: self._help, Op.prompt: self._prompt,
+                 Op.answer: self._answer}
         for action in plan.actions:
             if action.op not in STARTS and action.op not in later:
                 report(self._guarded(self._one, action))
@@ -84,6 +91,21 @@ class Executor:
             if action.op in later:
                 report(self._guarded(later[action.op], action))
         return outcomes
+
+    def _remember(self, outcome: Outcome) -> None:
+        """Failures are kept so the planner backs off; a success forgets them."""
+        action = outcome.action
+        if action.op not in REMEMBERED or not action.issue:
+            return
+        try:
+            if outcome.failed:
+                history.record_failure(self.desired.root, action.rig, action.worker, action.issue,
+                                       action.op.value, action.spec.fingerprint if action.spec else "",
+                                       outcome.detail, self.clock())
+            else:
+                history.clear_failure(self.desired.root, action.rig, action.issue, action.op.value)
+        except OSError as exc:
+            log.warning("failure history not written: %s", exc)
 
     def _guarded(self, fn: Callable[[Action], Outcome], action: Action) -> Outcome:
         """One failed action never stops the others."""
@@ -121,9 +143,11 @@ class Executor:
             return self._merge(action)
         if action.op is Op.quarantine:
             assert action.spec is not None
-            crashlog.quarantine(self.desired.root, action.rig, action.worker, action.issue,
-                                action.spec.fingerprint)
+            history.quarantine(self.desired.root, action.rig, action.worker, action.issue,
+                               action.spec.fingerprint, action.crash)
             return Outcome(action, Result.updated, "quarantined; hook and worktree kept")
+        if action.op is Op.prune:
+            return self._prune(action)
         raise TerminalError(f"unknown action {action.op}")
 
     def _hook(self, action: Action) -> None:
@@ -149,8 +173,25 @@ class Executor:
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
         store.close(action.issue, f"merged as {tip[:12]} into {rig.branch}")
         self.tmux.run(sessions.kill_command(action.session))
-        gitops.remove_worktree(action.spec)
-        return Outcome(action, Result.merged, f"{action.spec.branch} -> {rig.branch} at {tip[:12]}")
+        kept = gitops.remove_worktree(action.spec.worktree, action.spec.repo)
+        detail = f"{action.spec.branch} -> {rig.branch} at {tip[:12]}"
+        return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
+
+    def _prune(self, action: Action) -> Outcome:
+        """Remove a worktree the plan found landed; checked again here, and never with changes in it."""
+        rig = self.desired.rig(action.rig)
+        path = Path(self.desired.root) / ".gt" / "worktrees" / action.rig / action.worker
+        repo = Path(rig_repo_path(self.desired, rig))
+        branch = worktree_branch(path, repo)
+        if branch is None:
+            raise TerminalError(f"{path} is not a worktree of {repo}; left alone")
+        now = examine(path, repo, branch, rig.branch)
+        if not now.removable:
+            raise TerminalError(f"{path} holds {now.holds()}; kept")
+        kept = gitops.remove_worktree(str(path), str(repo))
+        if kept:
+            raise TerminalError(f"{path} kept: {kept}")
+        return Outcome(action, Result.stopped, f"removed {path.name} ({branch}, landed on {rig.branch})")
 
     def _nudge(self, action: Action) -> Outcome:
         assert action.spec is not None
@@ -161,6 +202,22 @@ class Executor:
         if not delivered:
             return Outcome(action, Result.failed, "typed the nudge but Enter was not confirmed")
         return Outcome(action, Result.updated, f"nudge {count} delivered")
+
+    def _prompt(self, action: Action) -> Outcome:
+        """Type the start prompt into a pane that showed its agent ready; stamp it so it is typed once."""
+        assert action.spec is not None
+        delivered = sessions.nudge(self.tmux, action.session, action.spec.prompt)
+        self.tmux.run(*sessions.stamp_commands(action.session, {"prompted": f"{self.clock():.0f}"}))
+        if not delivered:
+            return Outcome(action, Result.failed, "typed the start prompt but Enter was not confirmed")
+        return Outcome(action, Result.updated, "start prompt delivered")
+
+    def _answer(self, action: Action) -> Outcome:
+        """Send the keys that answer a dialog the agent's manifest knows."""
+        count = int(dict(action.after).get("answers", "1"))
+        sessions.send_keys(self.tmux, action.session, action.keys)
+        self.tmux.run(*sessions.stamp_commands(action.session, {"answers": str(count)}))
+        return Outcome(action, Result.updated, f"answered with {' '.join(action.keys)}")
 
     def _help(self, action: Action) -> Outcome:
         """Mail HELP to the overseer once; the stamp stops a second mail for this session."""
@@ -175,8 +232,6 @@ class Executor:
 
     def mail_store(self) -> IssueStore:
         """The town's own store (.beads/ at the town root), where mail lives."""
-        from pathlib import Path
-
         from ..beads.embedded import JsonlStore
 
         root = Path(self.desired.root)
@@ -192,8 +247,8 @@ class Executor:
         existing = {s.name for s in observe_sessions(self.tmux)}
         for action in actions:
             if action.reason == "crashed" and action.spec is not None:
-                crashlog.record_crash(self.desired.root, action.rig, action.worker, action.issue,
-                                      action.spec.fingerprint, self.clock())
+                history.record_crash(self.desired.root, action.rig, action.worker, action.issue,
+                                     action.spec.fingerprint, self.clock(), action.crash)
             try:
                 self._prepare(action)
             except (ReconcilerError, OSError) as exc:

@@ -51,16 +51,21 @@ def ensure_worktree(spec: WorkerSpec) -> bool:
     return True
 
 
-def remove_worktree(spec: WorkerSpec) -> None:
+def remove_worktree(worktree: str, repo_path: str) -> str:
+    """Remove a worktree that holds no uncommitted work; "" when removed, else why it was kept.
+
+    Never forced: git refuses to remove a worktree with changes, and so do we.
+    """
     import git
 
-    if not Path(spec.worktree).exists():
-        return
-    with _repo(spec.repo) as repo:
+    if not Path(worktree).exists():
+        return ""
+    with _repo(repo_path) as repo:
         try:
-            repo.git.worktree("remove", "--force", spec.worktree)
+            repo.git.worktree("remove", worktree)
         except git.GitCommandError as exc:
-            raise TerminalError(f"git worktree remove {spec.worktree}: {exc.stderr.strip()}") from exc
+            return exc.stderr.strip().removeprefix("fatal: ") or "git worktree remove failed"
+    return ""
 
 
 def run_gates(spec: WorkerSpec, gates: Sequence[Sequence[str]]) -> None:
@@ -75,6 +80,19 @@ def run_gates(spec: WorkerSpec, gates: Sequence[Sequence[str]]) -> None:
             raise TerminalError(f"gate {' '.join(gate)!r} failed (exit {proc.returncode}): {' | '.join(tail)}")
 
 
+def _identity(repo, head) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Author the landed commit as the worker's last commit; commit as the user, else as gt."""
+    import git
+
+    env = {"GIT_AUTHOR_NAME": head.author.name or "gt", "GIT_AUTHOR_EMAIL": head.author.email or "gt@localhost",
+           "GIT_AUTHOR_DATE": head.authored_datetime.isoformat()}
+    try:
+        repo.git.var("GIT_COMMITTER_IDENT")
+    except git.GitCommandError:  # no identity configured: git would refuse to commit
+        env |= {"GIT_COMMITTER_NAME": "gt refinery", "GIT_COMMITTER_EMAIL": "gt@localhost"}
+    return env
+
+
 def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str) -> str:
     """Gate, combine and land the worker's branch on the rig's branch; returns the new tip."""
     import git
@@ -87,18 +105,24 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
         if repo.is_ancestor(head, base):
             raise TerminalError(f"{spec.branch} has no commits that {spec.base_branch} lacks")
         run_gates(spec, gates)
+        env = _identity(repo, work.head.commit)
         try:
             if strategy == "rebase":
-                work.git.rebase(base)
+                with work.git.custom_environment(**env):
+                    work.git.rebase(base)
                 new = work.head.commit.hexsha
             else:
                 tree = repo.git.merge_tree("--write-tree", base, head).splitlines()[0]
                 parents = ["-p", base] + (["-p", head] if strategy == "merge" else [])
-                new = repo.git.commit_tree(tree, *parents, "-m", message)
+                with repo.git.custom_environment(**env):
+                    new = repo.git.commit_tree(tree, *parents, "-m", message)
         except git.GitCommandError as exc:
             if strategy == "rebase":
                 work.git.rebase("--abort", with_exceptions=False)
-            raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}") from exc
+            if "conflict" in (exc.stdout + exc.stderr).lower() or exc.status == 1:
+                raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}") from exc
+            raise TerminalError(f"{spec.branch} could not be combined with {spec.base_branch}: "
+                                f"{exc.stderr.strip()}") from exc
         _advance(repo, spec.base_branch, base, new)
         return str(new)
 

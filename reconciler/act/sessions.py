@@ -2,53 +2,58 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable
 
 from ..errors import TerminalError
 from ..plan import WorkerSpec
+from ..programs import resolve, worker_path
 from ..tmux import Tmux, target
 
 WIDTH, HEIGHT = "200", "50"
 
 
-def launch_argv(command: tuple[str, ...]) -> list[str]:
-    """tmux hands a lone argument to ``sh -c``; two or more it execs directly. Never a shell."""
-    if len(command) > 1:
-        return list(command)
+def launch_argv(command: tuple[str, ...], path: str) -> list[str]:
+    """The argv tmux starts: env(1) setting the worker's PATH, then the command. Never a shell.
+
+    tmux gives a new pane the PATH of its server whatever new-session -e says, so
+    the worker's PATH is set by env(1) itself; and with more than one argument
+    tmux execs the command directly instead of handing it to ``sh -c``.
+    """
     if "=" in command[0]:
-        raise TerminalError(f"command {command[0]!r}: a lone program name may not contain '='")
-    return ["env", "--", command[0]]
-
-
-def worker_path() -> str:
-    """PATH for workers: gt's own bin directory first, so `gt` and shipped agents are found
-    even when gt runs from a virtualenv that is not activated."""
-    here = os.path.dirname(sys.executable)
-    rest = [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p and p != here]
-    return os.pathsep.join([here, *rest])
+        raise TerminalError(f"program {command[0]!r}: a program path may not contain '='")
+    return [resolve("env", path) or "/usr/bin/env", "--", f"PATH={path}", *command]
 
 
 def start_commands(spec: WorkerSpec, generation: str) -> list[list[str]]:
     """new-session with cwd, env and command given at creation, then its stamps."""
-    env = {"PATH": worker_path()} | dict(spec.env) | {
-        "GT_GENERATION": generation, "GT_FINGERPRINT": spec.fingerprint}
+    env = dict(spec.env)
+    path = worker_path(env.get("PATH"))
+    env |= {"PATH": path, "GT_GENERATION": generation, "GT_FINGERPRINT": spec.fingerprint}
     # -s and -c are tmux formats: double '#' so nothing in them is ever expanded or run.
     new = ["new-session", "-d", "-s", spec.session.replace("#", "##"), "-x", WIDTH, "-y", HEIGHT,
            "-c", spec.worktree.replace("#", "##")]
     for key, value in sorted(env.items()):
         new += ["-e", f"{key}={value}"]
-    new += ["--", *launch_argv(spec.command)]
+    new += ["--", *launch_argv(spec.command, path)]
     return [new, *stamp_commands(spec.session, {
         "rig": spec.rig, "worker": spec.worker, "issue": spec.issue, "generation": generation,
-        "fingerprint": spec.fingerprint, "nudges": "0", "last_nudge": "0",
+        "fingerprint": spec.fingerprint, "nudges": "0", "last_nudge": "0", "prompted": "",
+        "answers": "0", "agent": spec.agent,
     })]
 
 
 def stamp_commands(session: str, stamps: dict[str, str]) -> list[list[str]]:
     return [["set-option", "-t", target(session), f"@gt_{k}", v] for k, v in stamps.items()]
+
+
+def send_keys(tmux: Tmux, session: str, keys: tuple[str, ...]) -> None:
+    """Send tmux key names (Enter, Down, ...), one call each."""
+    for key in keys:
+        sent = tmux.run(["send-keys", "-t", target(session), key])
+        if sent.returncode != 0:
+            raise TerminalError(f"send-keys {key} {session}: {sent.error()}")
+        time.sleep(0.2)  # a TUI redraws between keys; a key sent mid-redraw can be lost
 
 
 def kill_command(session: str) -> list[str]:

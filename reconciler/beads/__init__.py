@@ -122,6 +122,8 @@ class Issue:
     updated_at: str | None = None
     closed_at: str | None = None
     close_reason: str | None = None
+    design: str = ""
+    acceptance_criteria: str = ""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Issue:
@@ -149,6 +151,8 @@ class Issue:
             updated_at=_opt_str(record.get("updated_at")),
             closed_at=_opt_str(record.get("closed_at")),
             close_reason=_opt_str(record.get("close_reason")),
+            design=str(record.get("design") or ""),
+            acceptance_criteria=str(record.get("acceptance_criteria") or ""),
         )
 
     @property

@@ -6,6 +6,7 @@ Heavy modules (jsonschema, git, libtmux) are imported inside commands so that
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -13,13 +14,49 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import ManifestError, ManifestProblem, ReconcilerError
 from .settings import ColorMode, OutputMode, Settings
 
+UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
+
+# Help lists commands in the order a user meets them, under these headings.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Get started", ("demo", "init", "validate")),
+    ("Plan and apply", ("diff", "apply")),
+    ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
+    ("Look after workers", ("attach", "nudge", "rig", "doctor")),
+    ("Inside a worker", ("prime", "hook", "done")),
+    ("Reference", ("schema",)),
+)
+
+
+class WorkflowGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        order = [name for _, names in SECTIONS for name in names]
+        known = [n for n in order if n in self.commands]
+        return known + sorted(n for n in self.commands if n not in order)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        listed: set[str] = set()
+        for title, names in (*SECTIONS, ("Other", tuple(self.list_commands(ctx)))):
+            rows = []
+            for name in names:
+                command = self.commands.get(name)
+                if command is None or command.hidden or name in listed:
+                    continue
+                listed.add(name)
+                rows.append((name, command.get_short_help_str(limit=64)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="gt",
+    cls=WorkflowGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -29,38 +66,78 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every command takes -o/--output after its name too, as kubectl does.
+OutputOption = Annotated[
+    OutputMode | None,
+    typer.Option("--output", "-o", help="human, or json: one JSON document on stdout.", show_default=False),
+]
 
-def settings(ctx: typer.Context) -> Settings:
+
+def settings(ctx: typer.Context, output: OutputMode | None = None) -> Settings:
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
+    s = obj if isinstance(obj, Settings) else Settings()
+    return dataclasses.replace(s, output=output) if output is not None else s
 
 
 def maps_errors(fn: F) -> F:
-    """The one place gt errors become messages on stderr and exit codes."""
+    """The one place errors become messages on stderr and exit codes.
+
+    gt's own errors exit with their code (2); anything unexpected is one line on
+    stderr, its traceback in the town's journal, and exit 3.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, typer.Context)), None)
+        s = settings(ctx) if ctx else Settings()
         try:
             return fn(*args, **kwargs)
         except ReconcilerError as exc:
-            ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, typer.Context)), None)
-            s = settings(ctx) if ctx else Settings()
             if isinstance(exc, ManifestError):
                 report_problems(s, exc.problems)
             else:
-                s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} {exc}", err=True)
+                s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} {_one_line(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own: exits, aborts and usage errors
+        except Exception as exc:  # noqa: BLE001 - the one place every other error is caught
+            where = _journal_unexpected(s, fn.__name__, exc)
+            s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} unexpected "
+                   f"{type(exc).__name__}: {_one_line(str(exc))} ({where})", err=True)
+            raise typer.Exit(UNEXPECTED_EXIT) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _journal_unexpected(s: Settings, command: str, exc: Exception) -> str:
+    """Write the traceback to the town's journal; say where it went."""
+    import traceback
+
+    try:
+        root = s.town_root()
+        from ..loop.logs import controller_logger
+
+        controller_logger(root).error("unexpected error", extra={"gt": {
+            "action": f"gt {command}", "outcome": "failed", "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc))}})
+        return f"traceback in {root / '.gt' / 'controller.log'}"
+    except Exception:  # noqa: BLE001 - no town, or no room: the terminal is all that is left
+        traceback.print_exception(exc, file=sys.stderr)
+        return "traceback above"
+
+
 def report_problems(s: Settings, problems: tuple[ManifestProblem, ...]) -> None:
     """Every manifest problem on stderr as path:line:col: pointer: message, then a count."""
+    from .render import plural
+
     for p in problems:
         where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
         s.echo(where + (f" {p.pointer}: {p.message}" if p.pointer else f" {p.message}"), err=True)
-    n = len(problems)
-    s.echo(s.paint(f"{n} error{'s' if n != 1 else ''}", "red", stream=sys.stderr), err=True)
+    s.echo(s.paint(plural(len(problems), "error"), "red", stream=sys.stderr), err=True)
 
 
 def _version(value: bool) -> None:
@@ -76,9 +153,9 @@ def root(
         Path | None,
         typer.Option(
             "--town",
-            envvar="GT_TOWN",
-            help="Town directory (holding manifests/). Default: found by walking up from the cwd.",
-            file_okay=False,
+            metavar="DIR",
+            help="Town directory (holding manifests/); also GT_TOWN. Default: found by walking up from the cwd.",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
@@ -93,18 +170,34 @@ def root(
     ] = False,
 ) -> None:
     """Declarative Gas Town: commit the town you want; gt makes it so."""
-    ctx.obj = Settings(town=town, output=output, color=color)
+    import os
+
+    from_env = town is None and bool(os.environ.get("GT_TOWN"))
+    if from_env:
+        town = Path(os.environ["GT_TOWN"])
+    ctx.obj = Settings(town=town, output=output, color=color, town_from_option=not from_env)
 
 
-from . import cmd_controller, cmd_init, cmd_plan, cmd_status, cmd_validate
+from . import (
+    cmd_controller,
+    cmd_demo,
+    cmd_init,
+    cmd_plan,
+    cmd_status,
+    cmd_validate,
+    cmd_worker,
+)
 
 __all__ = [
+    "OutputOption",
     "app",
     "cmd_controller",
+    "cmd_demo",
     "cmd_init",
     "cmd_plan",
     "cmd_status",
     "cmd_validate",
+    "cmd_worker",
     "main",
     "maps_errors",
     "settings",

@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 from ..errors import ReconcilerError, UsageError
+from ..model import DEFAULT_NUDGE
 from . import app, maps_errors, settings
+from .render import plural
 
 controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
 rig_app = typer.Typer(no_args_is_help=True, help="Rig operations.")
@@ -104,7 +106,7 @@ def wake(ctx: typer.Context) -> None:
 @maps_errors
 def shutdown(
     ctx: typer.Context,
-    grace: Annotated[float, typer.Option("--grace", help="Seconds each agent gets to exit after SIGTERM.")] = 5.0,
+    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds each agent gets to exit after SIGTERM.")] = 5.0,
 ) -> None:
     """Stop the steward and every session of the town; hooks stay, so gt start resumes the work."""
     from ..loop import TownLock, holder_alive
@@ -119,7 +121,12 @@ def shutdown(
         town = Town.load(root)
         stopped = _stop_sessions(town, grace)
     s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
-           f"{stopped} sessions stopped; hooks and worktrees kept")
+           f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
+
+
+def _agent_of(session) -> str:  # type: ignore[no-untyped-def]
+    """The agent a session runs, from the environment gt gave it."""
+    return "" if session is None else session.stamps.agent
 
 
 def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
@@ -162,8 +169,8 @@ def nudge(
     if message is None:
         spec = next((r for r in town.desired.rigs if r.name == rig), None)
         routing = town.desired.routing_for(spec) if spec else None
-        agents = routing.agents if routing else ()
-        message = agents[0].nudge if agents else "Check your hook and continue your work."
+        agent = next((a for a in routing.agents if a.name == _agent_of(session)), None) if routing else None
+        message = agent.nudge if agent else DEFAULT_NUDGE
     delivered = send_nudge(town.tmux, session.name, message)
     s.echo(f"nudged {worker}: {'delivered' if delivered else 'typed, Enter not confirmed'}")
     if not delivered:
@@ -174,13 +181,17 @@ def nudge(
 @maps_errors
 def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(help="The rig.")]) -> None:
     """Forget a rig's crash history: quarantined workers may start again."""
-    from .. import crashlog
+    from .. import history
     from ..loop import holder_alive
+    from ..manifests import load_desired_state
 
     s = settings(ctx)
     root = s.town_root()
-    forgotten = crashlog.reset(root, rig)
+    declared = [r.name for r in load_desired_state(root / "manifests").rigs]
+    if rig not in declared:
+        raise UsageError(f"rig {rig!r} is not declared (declared rigs: {', '.join(declared) or 'none'})")
+    forgotten = history.reset(root, rig)
     pid = holder_alive(root)
     if pid and pid > 0:
         os.kill(pid, signal.SIGUSR1)
-    s.echo(f"rig {rig}: {forgotten} crash records cleared" + (f"; pass requested from pid {pid}" if pid and pid > 0 else ""))
+    s.echo(f"rig {rig}: {plural(forgotten, 'crash and failure record')} cleared" + (f"; pass requested from pid {pid}" if pid and pid > 0 else ""))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import app, maps_errors, settings
+from . import OutputOption, app, maps_errors, settings
 
 
 @app.command()
@@ -17,12 +17,13 @@ def init(
     ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(metavar="[DIR]", help="Where to create the town (default: the cwd).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).")] = False,
+    output: OutputOption = None,
 ) -> None:
     """Create a town: a git repo with commented manifests that validate."""
     from ..scaffold import init_town
 
     result = init_town(directory or Path.cwd(), demo=demo)
-    s = settings(ctx)
+    s = settings(ctx, output)
     if s.json:
         typer.echo(json.dumps({
             "root": str(result.root),
@@ -36,13 +37,3 @@ def init(
     if result.demo_rig:
         typer.echo(f"  + {result.demo_rig.relative_to(result.root)}/ (demo rig: git repo and Beads issues)")
     typer.echo("next: gt validate")
-
-
-@app.command()
-@maps_errors
-def done(ctx: typer.Context) -> None:
-    """From inside a worker session: report my hooked issue ready to merge."""
-    from ..worker import WorkerEnv, report_done
-
-    issue = report_done(WorkerEnv.from_env())
-    settings(ctx).echo(f"{issue.id} reported done; the refinery merges it on the next pass")

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import app, maps_errors, settings
-from .render import outcome_line, plan_lines
+from . import OutputOption, app, maps_errors, settings
+from .render import outcome_line, plan_lines, plural
 
 
 def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -26,13 +26,14 @@ def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
 def diff(
     ctx: typer.Context,
     why: Annotated[bool, typer.Option("--why", help="Show the reason, before and after of each action.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan to FILE for gt apply FILE.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Save the plan to FILE for gt apply FILE.")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
+    output: OutputOption = None,
 ) -> None:
-    """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error."""
-    s = settings(ctx)
+    """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error (a rig unreadable too)."""
+    s = settings(ctx, output)
     town = _town(ctx)
-    plan, _ = town.plan(time.time(), prune=prune)
+    plan, _ = town.plan(time.time(), prune=prune, backoff=False)
     if out is not None:
         from ..atomic import write_atomic
 
@@ -42,7 +43,7 @@ def diff(
     else:
         for line in plan_lines(plan, s, why=why):
             s.echo(line)
-    raise typer.Exit(0 if plan.in_sync else 1)
+    raise typer.Exit(2 if plan.errors else 0 if plan.in_sync else 1)
 
 
 @app.command()
@@ -55,12 +56,13 @@ def apply(
     prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help="With --prune, allow stopping every session when the manifests describe nothing.")] = False,
     why: Annotated[bool, typer.Option("--why", help="Show the reason behind each action.")] = False,
-    lock_wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the town lock (held by a running controller).")] = 0.0,
+    lock_wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", help="Seconds to wait for the town lock (held by a running controller).")] = 0.0,
+    output: OutputOption = None,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
     from ..loop import TownLock
 
-    s = settings(ctx)
+    s = settings(ctx, output)
     town = _town(ctx)
     # Plan and act under the town lock: no controller acts between the two.
     lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
@@ -84,20 +86,17 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
             raise UsageError(f"{plan_file}: not a saved plan ({exc})") from exc
         town.check_fresh(plan)
     else:
-        plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty)
+        plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty, backoff=False)
     to_stderr = s.json
     for line in plan_lines(plan, s, why=why):
         s.echo(line, err=to_stderr)
-    if plan.in_sync or dry_run:
+    if not plan.actions or dry_run:
         if s.json:
             typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": []}, indent=2))
-        return 0
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not on a terminal: pass --yes to apply without confirmation")
-        if not typer.confirm(f"Apply {len(plan.actions)} actions?", default=False):
-            s.echo("Cancelled; nothing done.", err=True)
-            return 1
+        return 2 if plan.errors else 0
+    if not yes and not _confirmed(s, f"Apply {plural(len(plan.actions), 'action')}?"):
+        s.echo("Cancelled; nothing done.", err=True)
+        return 1
     executor = Executor(town.desired, town.tmux, town.stores,
                         on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
@@ -107,14 +106,26 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
             {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
              "result": o.result.value, "detail": o.detail} for o in outcomes]}, indent=2))
     else:
-        s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed.")
+        s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed."
+               + (f" Not applied: {plural(len(plan.errors), 'error')} above." if plan.errors else ""))
         started = [o.action.subject for o in outcomes if o.result.value == "created"]
         if started:
             s.echo(f"Watch a worker: gt attach {started[0]}   "
                    f"(tmux -L {town.desired.socket} ls lists them all; Ctrl-b d detaches)")
     if failed and len(failed) == len(outcomes):
         return 2
-    return 1 if failed else 0
+    return 1 if failed or plan.errors else 0
+
+
+def _confirmed(s, question: str) -> bool:  # type: ignore[no-untyped-def]
+    """Ask on a terminal; from a pipe, read one answer line (`yes | gt apply` works)."""
+    if sys.stdin.isatty():
+        return bool(typer.confirm(question, default=False))
+    s.echo(f"{question} [y/N]: ", err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        raise UsageError("no answer on stdin and not on a terminal: pass --yes to apply without asking")
+    return answer.strip().lower() in ("y", "yes")
 
 
 @app.command()

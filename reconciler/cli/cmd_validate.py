@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ManifestError, UsageError
-from . import app, maps_errors, report_problems, settings
+from . import OutputOption, app, maps_errors, report_problems, settings
+from .render import plural
 
 
 def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
@@ -23,10 +24,6 @@ def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
     return given
 
 
-def _plural(kind: str, n: int) -> str:
-    return f"{n} {kind}" + ("" if n == 1 else "s")
-
-
 @app.command()
 @maps_errors
 def validate(
@@ -34,11 +31,12 @@ def validate(
     directory: Annotated[
         Path | None, typer.Argument(metavar="[DIR]", help="A town or a manifests directory.")
     ] = None,
+    output: OutputOption = None,
 ) -> None:
     """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid."""
     from ..manifests import load_desired_state
 
-    s = settings(ctx)
+    s = settings(ctx, output)
     target = manifests_dir(ctx, directory)
     try:
         state = load_desired_state(target)
@@ -51,8 +49,8 @@ def validate(
     if s.json:
         typer.echo("[]")
         return
-    counts = ", ".join(_plural(kind, n) for kind, n in state.counts().items())
-    s.echo(f"{s.paint('valid:', 'green')} {counts} in {_plural('file', len(state.files))}")
+    counts = ", ".join(plural(n, kind) for kind, n in state.counts().items())
+    s.echo(f"{s.paint('valid:', 'green')} {counts} in {plural(len(state.files), 'file')}")
 
 
 @app.command()

@@ -10,9 +10,17 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from ..act import Outcome
-    from ..plan import Plan
+    from ..plan import Note, Plan
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "cyan"}
+LEVEL_COLORS = {"info": "cyan", "warn": "yellow", "error": "red"}
+IRREGULAR = {"was": "were", "is": "are"}
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """'1 action', '2 actions', '0 failed' style counts with the right form."""
+    form = word if n == 1 else (many or IRREGULAR.get(word) or word + "s")
+    return f"{n} {form}"
 
 
 def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
@@ -29,10 +37,14 @@ def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
             if why:
                 yield from _why(a.why, a.before, a.after, a.spec.rule if a.spec and a.op.value == "spawn" else "")
         for n in (n for n in plan.notes if (n.rig or "(unknown)") == rig):
-            subject = f"{n.rig}/{n.worker}" if n.worker else (n.session or n.rig or "")
-            line = f"  ! {n.reason:8} {subject:22} {n.issue:16} {n.why}"
-            yield s.paint(line.rstrip(), COLORS["!"])
+            yield s.paint(note_line(n), LEVEL_COLORS[n.level.value])
     yield summary(plan)
+
+
+def note_line(n: Note) -> str:
+    """A note always says why: `! reason  subject  issue  explanation`."""
+    subject = f"{n.rig}/{n.worker}" if n.worker else (n.session or n.rig or "")
+    return f"  ! {n.reason:8} {subject:22} {n.issue:16} {n.why}".rstrip()
 
 
 def _why(text: str, before: tuple[tuple[str, str], ...], after: tuple[tuple[str, str], ...],
@@ -47,14 +59,18 @@ def _why(text: str, before: tuple[tuple[str, str], ...], after: tuple[tuple[str,
 
 
 def summary(plan: Plan) -> str:
+    notes = f"; {plural(len(plan.notes), 'note')}" if plan.notes else ""
+    errors = plan.errors
+    if errors:
+        what = "; ".join(f"{n.rig}: {n.reason}" for n in errors)
+        acts = f"{plural(len(plan.actions), 'action')} for the rest, " if plan.actions else ""
+        return f"Not in sync: {acts}{plural(len(errors), 'error')} ({what}){notes}."
     if plan.in_sync:
-        extra = f" ({len(plan.notes)} notes)" if plan.notes else ""
-        return f"In sync: nothing to do.{extra}"
+        return f"In sync: nothing to do{notes}."
     counts: dict[str, int] = {}
     for a in plan.actions:
         counts[a.op.value] = counts.get(a.op.value, 0) + 1
     parts = ", ".join(f"{n} {op}" for op, n in counts.items())
-    notes = f"; {len(plan.notes)} notes" if plan.notes else ""
     return f"Plan: {parts}{notes}."
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import TownNotFound
+from ..errors import NotATown, TownNotFound
 
 
 class OutputMode(str, enum.Enum):
@@ -31,6 +31,7 @@ class Settings:
     town: Path | None = None
     output: OutputMode = OutputMode.human
     color: ColorMode = ColorMode.auto
+    town_from_option: bool = True  # False: it came from GT_TOWN
 
     @property
     def json(self) -> bool:
@@ -59,7 +60,11 @@ class Settings:
     def town_root(self) -> Path:
         """The town: --town (or GT_TOWN), else the nearest directory holding manifests/."""
         if self.town is not None:
-            return self.town.resolve()
+            root = self.town.resolve()
+            if not (root / "manifests").is_dir():
+                source = "--town" if self.town_from_option else "GT_TOWN"
+                raise NotATown(str(self.town), source)
+            return root
         return find_town(Path.cwd())
 
 

@@ -29,6 +29,8 @@ from .logs import controller_logger
 from .status import build_status, iso, write_status
 
 log = logging.getLogger(__name__)
+STARTUP_POLL = 2.0  # after starting workers, look again this soon: dialogs and ready prompts appear
+MIN_REQUEUE = 0.5  # never spin: a pass asked for sooner than this waits this long
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Controller:
         self._wake = threading.Condition()
         self._dirty_at: float | None = None
         self._stop = False
+        self._due: float | None = None  # seconds after a pass when the plan says something is due
         self.journal = controller_logger(self.root)
 
     # -- one pass ---------------------------------------------------------------
@@ -73,12 +76,20 @@ class Controller:
             plan, _ = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
             if result.errors:  # broken manifests: keep the last good state, start or stop nothing
                 plan = replace(plan, actions=tuple(a for a in plan.actions
-                                                   if a.op.value in ("nudge", "help")))
+                                                   if a.op.value in ("nudge", "help", "answer", "prompt")))
             executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
                                 on_event=self._journal_outcome)
             result.outcomes = executor.apply(plan)
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a pass never takes the controller down
+            import traceback
+
+            self.journal.error("pass failed", extra={"gt": {
+                "pass": self.passes, "action": "pass", "outcome": "failed",
+                "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}})
+            result.errors = (*result.errors, ManifestProblem(
+                "", 0, 0, "", f"pass failed: unexpected {type(exc).__name__}: {exc} (see .gt/controller.log)"))
         result.status = self._status(town, result, started)
         return result
 
@@ -98,6 +109,10 @@ class Controller:
                               max_spawns=town.desired.town.max_spawns_per_pass)
             status = build_status(town.desired, observed, after, now, errors=result.errors,
                                   pass_info=info, controller=controller)
+            spawned = any(o.action.op.value in ("spawn", "respawn", "restart") and not o.failed
+                          for o in result.outcomes)
+            due = [d for d in (after.requeue_after, STARTUP_POLL if spawned else None) if d is not None]
+            self._due = min(due) if due else None
         write_status(self.root, status)
         self.journal.info("pass done", extra={"gt": {
             "pass": result.number, "action": "pass", "outcome": status["sync"]["status"],
@@ -106,10 +121,12 @@ class Controller:
 
     def _journal_outcome(self, outcome: Outcome) -> None:
         a = outcome.action
+        crash = {"status": a.crash.status, "output": list(a.crash.output)} if a.crash else None
         self.journal.info("action", extra={"gt": {
             "pass": self.passes, "action": a.op.value, "subject": a.subject, "issue": a.issue,
-            "reason": a.reason, "outcome": outcome.result.value,
-            "error": outcome.detail if outcome.failed else None}})
+            "reason": a.reason, "outcome": outcome.result.value, "why": a.why,
+            "detail": None if outcome.failed else outcome.detail or None,
+            "error": outcome.detail if outcome.failed else None, "crash": crash}})
 
     # -- the loop ---------------------------------------------------------------
 
@@ -163,6 +180,8 @@ class Controller:
 
     def _sleep(self) -> None:
         interval, debounce = self._interval()
+        if self._due is not None:
+            interval = min(interval, max(self._due, MIN_REQUEUE))
         deadline = time.monotonic() + interval
         with self._wake:
             while not self._stop:

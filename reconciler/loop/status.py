@@ -1,13 +1,16 @@
 """The status document (.gt/status.json): sync, health per rig and worker, convoy progress.
 
 ``build_status`` is pure: it reads the desired and observed state and the plan of
-what is still to do, and says how the town is doing.
+what is still to do, and says how the town is doing. Every bad health carries its
+reason: the plan's own words, the crash (exit status and last output), or the
+failed action with its error and time.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,26 @@ from typing import Any
 from ..atomic import write_atomic
 from ..errors import ManifestProblem
 from ..model import DesiredState, RigSpec
-from ..observed import HELD_STATUSES, ObservedSession, ObservedState, held_hooks, worker_of
-from ..plan import Plan
+from ..observed import (
+    HELD_STATUSES,
+    CrashRecord,
+    FailureRecord,
+    ObservedIssue,
+    ObservedSession,
+    ObservedState,
+    held_hooks,
+    worker_of,
+)
+from ..plan import Level, Plan
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
 STATUS_FILE = "status.json"
+BAD = frozenset({"Stuck", "CrashLoop", "Quarantined", "Blocked", "Error"})
+# What a note or an action of the plan says about its worker's health, first match wins.
+NOTE_HEALTH = (("agent-missing", "Error"), ("quarantined", "Quarantined"), ("crash-loop", "CrashLoop"),
+               ("failing", "Error"), ("agent-blocked", "Blocked"), ("stuck", "Stuck"))
+ACTION_HEALTH = ((("quarantine", "crash-loop"), "Quarantined"), (("respawn", "crashed"), "CrashLoop"),
+                 (("help", "stuck"), "Stuck"))
 
 
 def iso(ts: float) -> str:
@@ -30,28 +48,40 @@ def status_path(root: Path) -> Path:
     return root / ".gt" / STATUS_FILE
 
 
+@dataclass(frozen=True)
+class Health:
+    health: str
+    reason: str = ""
+
+
 def worker_health(rig: RigSpec, worker: str, issue_status: str, session: ObservedSession | None,
-                  plan: Plan, now: float, crashed_recently: bool = False) -> str:
-    reasons = {n.reason for n in plan.notes if n.rig == rig.name and n.worker == worker}
-    ops = {(a.op.value, a.reason) for a in plan.actions if a.rig == rig.name and a.worker == worker}
+                  plan: Plan, now: float, crash: CrashRecord | None = None,
+                  window: float = 900.0) -> Health:
+    """How one worker is doing and, unless it is fine, why."""
     if rig.state == "docked":
-        return "Docked"
+        return Health("Docked", "rig is docked: session stopped, hook kept")
     if rig.state == "parked":
-        return "Parked"
-    if "quarantined" in reasons or ("quarantine", "crash-loop") in ops:
-        return "Quarantined"
+        return Health("Parked", "rig is parked: nothing is started or stopped")
+    notes = {n.reason: n.why for n in plan.notes if n.rig == rig.name and n.worker == worker}
+    actions = {(a.op.value, a.reason): a.why for a in plan.actions if a.rig == rig.name and a.worker == worker}
+    for (op, reason), health in ACTION_HEALTH:
+        if (op, reason) in actions:
+            return Health(health, actions[(op, reason)])
+    for reason, health in NOTE_HEALTH:
+        if reason in notes:
+            return Health(health, notes[reason])
     # A worker that crashed within the crash window flaps: running now does not make it healthy.
-    if crashed_recently or "crash-loop" in reasons or ("respawn", "crashed") in ops:
-        return "CrashLoop"
-    if "stuck" in reasons or ("help", "stuck") in ops:
-        return "Stuck"
+    if crash is not None and any(now - t <= window for t in crash.times):
+        count = sum(1 for t in crash.times if now - t <= window)
+        return Health("CrashLoop", f"crashed {count} time{'s' if count != 1 else ''} lately; "
+                      f"last at {iso(crash.times[-1])}: agent {crash.last.describe()}")
     if session is None or session.dead:
-        return "Starting"
+        return Health("Starting")
     if issue_status == "hooked" and now - session.created < STARTING_FOR:
-        return "Starting"
+        return Health("Starting")
     if now - session.activity >= rig.witness.idle_after:
-        return "Idle"
-    return "Working"
+        return Health("Idle")
+    return Health("Working")
 
 
 def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now: float, *,
@@ -59,6 +89,7 @@ def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now
                  controller: dict[str, Any] | None = None) -> dict[str, Any]:
     rigs = [_rig_status(desired, observed, plan, rig, now) for rig in desired.rigs]
     unreadable = [{"message": f"rig {r['name']}: {r['error']}"} for r in rigs if r.get("error")]
+    plan_errors = [{"message": f"rig {n.rig}: {n.why}"} for n in plan.errors if n.reason != "rig-unreadable"]
     if errors or unreadable:
         sync = "Error"
     else:
@@ -68,7 +99,7 @@ def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now
         "lastPass": pass_info or {},
         "sync": {
             "status": sync,
-            "errors": [p.as_dict() for p in errors] + unreadable,
+            "errors": [p.as_dict() for p in errors] + unreadable + plan_errors,
             "pending": [f"{a.marker} {a.op.value} {a.subject} {a.issue} ({a.reason})" for a in plan.actions],
         },
         "rigs": rigs,
@@ -76,42 +107,70 @@ def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now
     }
 
 
+def _failure(record: FailureRecord) -> dict[str, Any]:
+    return {"action": record.op, "worker": record.worker, "issue": record.issue,
+            "error": record.error, "at": iso(record.times[-1]), "count": len(record.times)}
+
+
 def _rig_status(desired: DesiredState, observed: ObservedState, plan: Plan, rig: RigSpec,
                 now: float) -> dict[str, Any]:
     obs = observed.rig(rig.name)
     sessions = {s.stamps.worker: s for s in observed.sessions if s.stamps.rig == rig.name and s.stamps.worker}
     held, _ = held_hooks(rig.name, obs.issues, sessions)
+    window = desired.town.crash_loop.window
+    failures = [f for f in observed.failures if f.rig == rig.name and f.times and now - f.times[-1] <= window]
     workers = []
     for name in sorted(set(held) | set(sessions)):
-        hook = held.get(name)
-        session = sessions.get(name)
-        record = observed.crash_record(rig.name, name)
-        window = desired.town.crash_loop.window
-        crashed_recently = bool(record and hook and record.issue == hook.id
-                                and any(now - t <= window for t in record.times))
-        health = worker_health(rig, name, hook.status if hook else "", session, plan, now,
-                               crashed_recently)
-        workers.append({
-            "name": name,
-            "issue": hook.id if hook else (session.stamps.issue if session else ""),
-            "health": health,
-            "session": session.name if session else None,
-            "nudges": session.stamps.nudges if session else 0,
-            "idleFor": round(now - session.activity) if session and not session.dead else None,
-        })
-    states = {w["health"] for w in workers}
+        workers.append(_worker_status(rig, name, held.get(name), sessions.get(name), observed, plan, now,
+                                      window, failures))
+    failures_now = [_failure(f) for f in failures]
+    problems = [f"{w['name']} is {w['health']}: {w['reason']}" for w in workers if w["health"] in BAD]
+    problems += [f"{f['action']} of {f['issue']} failed at {f['at']}: {f['error']}" for f in failures_now]
+    notes = [f"{n.reason}: {n.why}" for n in plan.notes
+             if n.rig == rig.name and n.level is not Level.info and (not n.worker or n.worker not in held)]
+    problems += [text for text in notes if text.startswith("agent-missing")]
     if obs.error:
-        health = "Error"
+        health, reason = "Error", obs.error
     elif rig.state != "active":
-        health = rig.state.capitalize()
-    elif states & {"Stuck", "CrashLoop", "Quarantined"}:
-        health = "Degraded"
+        health, reason = rig.state.capitalize(), f"rig is {rig.state}"
+    elif problems:
+        health, reason = "Degraded", problems[0]
     else:
-        health = "Healthy"
-    result: dict[str, Any] = {"name": rig.name, "state": rig.state, "health": health, "workers": workers}
+        health, reason = "Healthy", ""
+    result: dict[str, Any] = {"name": rig.name, "state": rig.state, "health": health, "reason": reason,
+                              "problems": problems, "failures": failures_now, "notes": notes,
+                              "workers": workers}
     if obs.error:
         result["error"] = obs.error
     return result
+
+
+def _worker_status(rig: RigSpec, name: str, hook: ObservedIssue | None, session: ObservedSession | None,
+                   observed: ObservedState, plan: Plan, now: float, window: float,
+                   failures: list[FailureRecord]) -> dict[str, Any]:
+    record = observed.crash_record(rig.name, name)
+    if record is not None and (hook is None or record.issue != hook.id):
+        record = None
+    state = worker_health(rig, name, hook.status if hook else "", session, plan, now, record, window)
+    entry: dict[str, Any] = {
+        "name": name,
+        "issue": hook.id if hook else (session.stamps.issue if session else ""),
+        "health": state.health,
+        "reason": state.reason,
+        "session": session.name if session else None,
+        "nudges": session.stamps.nudges if session else 0,
+        "idleFor": round(now - session.activity) if session and not session.dead else None,
+    }
+    if state.health in ("CrashLoop", "Quarantined"):
+        last = record.last if record is not None else None
+        if session is not None and session.dead:
+            entry["crash"] = {"status": session.exit_status, "output": list(session.last_lines)}
+        elif last is not None:
+            entry["crash"] = {"status": last.status, "output": list(last.output)}
+    mine = [f for f in failures if f.worker == name or (hook is not None and f.issue == hook.id)]
+    if mine:
+        entry["lastError"] = _failure(mine[-1])
+    return entry
 
 
 def _convoy_status(desired: DesiredState, observed: ObservedState, name: str) -> dict[str, Any]:
@@ -137,8 +196,33 @@ def write_status(root: Path, status: dict[str, Any]) -> None:
 
 
 def read_status(root: Path) -> dict[str, Any] | None:
+    data, _ = read_status_file(root)
+    return data
+
+
+def read_status_file(root: Path) -> tuple[dict[str, Any] | None, str]:
+    """The status document, or None and why not: "missing" or "corrupt: ..."."""
     try:
-        data = json.loads(status_path(root).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        text = status_path(root).read_text()
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror}"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"corrupt: {exc}"
+    if not isinstance(data, dict):
+        return None, "corrupt: not a JSON object"
+    return data, ""
+
+
+def observed_status(root: Path, now: float) -> dict[str, Any]:
+    """Status made now from what is observed, for when no controller has written one."""
+    from ..plan import plan as make_plan
+    from ..town import Town
+
+    town = Town.load(root)
+    observed = town.observe()
+    after = make_plan(town.desired, observed, now, max_spawns=town.desired.town.max_spawns_per_pass)
+    return build_status(town.desired, observed, after, now, controller={"running": False})

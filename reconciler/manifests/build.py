@@ -11,8 +11,10 @@ from ..model import (
     ConvoySpec,
     CrashLoopPolicy,
     DesiredState,
+    Dialog,
     Env,
     ModelSpec,
+    PromptVia,
     RefineryPolicy,
     RigSpec,
     RoutingRule,
@@ -20,6 +22,7 @@ from ..model import (
     TownSpec,
     WitnessPolicy,
 )
+from ..model.presets import PRESETS, preset_for
 
 if TYPE_CHECKING:
     from .loader import Manifest
@@ -109,22 +112,36 @@ def convoy(m: Manifest) -> ConvoySpec:
 
 def routing(m: Manifest) -> RoutingSpec:
     spec = m.spec
-    agents = tuple(
-        AgentSpec(
-            name=name,
-            command=tuple(a["command"]),
-            process_names=tuple(a["processNames"]),
-            env=_env(a["env"]),
-            nudge=a["nudge"],
-        )
-        for name, a in spec["agents"].items()
-    )
+    agents = tuple(agent(name, a) for name, a in spec["agents"].items())
     models = tuple(
         ModelSpec(name=name, agent=mo["agent"], args=tuple(mo["args"]), cost=float(mo["cost"]))
         for name, mo in spec["models"].items()
     )
     rules = tuple(_rule(r) for r in spec["rules"])
     return RoutingSpec(m.name, spec["default"], agents, models, rules, m.source())
+
+
+def agent(name: str, a: dict[str, Any]) -> AgentSpec:
+    """An agent: its preset's values, with every field the manifest sets taking their place."""
+    command = tuple(a["command"]) if a["command"] is not None else None
+    preset_name = a["preset"] or (preset_for(command[0]) if command else "script")
+    base = PRESETS[preset_name]
+    prompt = a["prompt"]
+    dialogs = base.dialogs if a["dialogs"] is None else tuple(
+        Dialog(d["name"], d["match"], tuple(d["keys"])) for d in a["dialogs"])
+    return AgentSpec(
+        name=name,
+        command=command or base.command,
+        process_names=base.process_names if a["processNames"] is None else tuple(a["processNames"]),
+        env=_env(dict(base.env) | a["env"]),
+        nudge=a["nudge"] or base.nudge,
+        prompt_via=PromptVia(prompt["via"]) if prompt["via"] else base.prompt_via,
+        prompt=prompt["text"] or base.prompt,
+        ready=a["ready"] if a["ready"] is not None else base.ready,
+        busy=a["busy"] if a["busy"] is not None else base.busy,
+        dialogs=dialogs,
+        preset=preset_name,
+    )
 
 
 def _rule(r: dict[str, Any]) -> RoutingRule:

@@ -190,13 +190,25 @@ def _check_routing(routing: Manifest, problems: _Problems) -> None:
         if rule["model"] not in models:
             problems.at(routing.doc, ("spec", "rules", i, "model"),
                         f"model '{rule['model']}' is not declared (declared models: {declared})")
-        title = rule["when"].get("title")
-        if title is not None:
-            try:
-                re.compile(title)
-            except re.error as exc:
-                problems.at(routing.doc, ("spec", "rules", i, "when", "title"),
-                            f"invalid regular expression {title!r}: {exc}")
+        _check_regex(routing, ("spec", "rules", i, "when", "title"), rule["when"].get("title"), problems)
+    for name, agent in agents.items():
+        where = ("spec", "agents", name)
+        if agent["command"] is None and agent["preset"] in (None, "script"):
+            problems.at(routing.doc, where, f"agent '{name}' has no command: a script agent needs one "
+                        "(or name a preset: claude, codex)", key=True)
+        _check_regex(routing, (*where, "ready"), agent["ready"], problems)
+        _check_regex(routing, (*where, "busy"), agent["busy"], problems)
+        for i, dialog in enumerate(agent["dialogs"] or ()):
+            _check_regex(routing, (*where, "dialogs", i, "match"), dialog["match"], problems)
+
+
+def _check_regex(m: Manifest, pointer: Pointer, pattern: str | None, problems: _Problems) -> None:
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        problems.at(m.doc, pointer, f"invalid regular expression {pattern!r}: {exc}")
 
 
 def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems: _Problems,

@@ -1,4 +1,4 @@
-"""Observers: read tmux and Beads into ``ObservedState``. They never change anything."""
+"""Observers: read tmux, Beads, Git and .gt/ into ``ObservedState``. They never change anything."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ from ..model import DesiredState
 from ..observed import ObservedState
 from ..tmux import Tmux
 from .issues import StoreFactory, observe_rigs
+from .programs import observe_programs
 from .sessions import observe_sessions
 
 
 def observe(desired: DesiredState, tmux: Tmux, stores: StoreFactory) -> ObservedState:
-    """Everything the planner needs: one tmux call, one read of each rig's store, the crash log."""
-    from .. import crashlog
+    """Everything the planner needs: tmux (sessions and their panes), each rig's store and
+    worktrees, where the agents' programs are, and the crash and failure history."""
+    from .. import history
 
-    return ObservedState(observe_sessions(tmux), observe_rigs(desired, stores), crashlog.load(desired.root))
+    return ObservedState(
+        sessions=observe_sessions(tmux, screens=True),
+        rigs=observe_rigs(desired, stores),
+        crashes=history.load(desired.root),
+        programs=observe_programs(desired),
+        failures=history.load_failures(desired.root),
+    )
 
 
 __all__ = ["StoreFactory", "observe", "observe_rigs", "observe_sessions"]

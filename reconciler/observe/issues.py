@@ -10,20 +10,21 @@ from ..errors import ReconcilerError
 from ..model import DesiredState, RigSpec
 from ..observed import DONE_STATUSES, ObservedIssue, ObservedRig
 from ..plan.workers import is_url, rig_repo_path
+from .worktrees import observe_worktrees
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
 
 
-def default_stores(desired: DesiredState, rig: RigSpec) -> IssueStore:
-    """The store the Town manifest names, in the rig's repository."""
+def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> IssueStore:
+    """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
     repo = Path(rig_repo_path(desired, rig))
     if desired.town.beads_backend == "bd":
         from ..beads.bdcli import BdStore
 
-        return BdStore(repo, rig.prefix, actor="gt")
+        return BdStore(repo, rig.prefix, actor=actor)
     from ..beads.embedded import JsonlStore
 
-    return JsonlStore(repo / rig.beads_path / "issues.jsonl", rig.prefix, actor="gt")
+    return JsonlStore(repo / rig.beads_path / "issues.jsonl", rig.prefix, actor=actor)
 
 
 def observe_rigs(desired: DesiredState, stores: StoreFactory) -> tuple[ObservedRig, ...]:
@@ -43,8 +44,9 @@ def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> Ob
     listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
     mine = f"{rig.name}/workers/"
     status = {i.id: i.status for i in issues}
-    relevant = [i for i in issues if i.id in listed or (i.assignee or "").startswith(mine)]
-    return ObservedRig(rig.name, tuple(_observed(i, status) for i in relevant))
+    relevant = tuple(_observed(i, status) for i in issues
+                     if i.id in listed or (i.assignee or "").startswith(mine))
+    return ObservedRig(rig.name, relevant, worktrees=observe_worktrees(desired, rig, relevant))
 
 
 def _observed(issue: Issue, status: dict[str, str]) -> ObservedIssue:

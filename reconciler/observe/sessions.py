@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..observed import ObservedSession, Stamps
-from ..tmux import Tmux
+from ..tmux import Tmux, target
 from .processes import process_names
 
-STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge", "help")
+STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge", "help",
+                 "prompted", "answers", "agent")
 FIELDS = (
     "#{session_name}", "#{pane_index}", "#{pane_pid}", "#{pane_current_command}", "#{pane_dead}",
-    "#{session_activity}", "#{session_created}",
+    "#{pane_dead_status}", "#{session_activity}", "#{session_created}",
     *(f"#{{@gt_{name}}}" for name in STAMP_OPTIONS),
 )
+SCREEN_MARK = "\x1fgt-screen\x1f"  # a unit separator: never in a pane's captured text
 
 
 def _number(text: str, default: float = 0.0) -> float:
@@ -26,26 +28,32 @@ def _number(text: str, default: float = 0.0) -> float:
 def parse_row(row: list[str]) -> ObservedSession | None:
     if len(row) != len(FIELDS):
         return None
-    name, _index, pid, command, dead, activity, created, *stamps = row
+    name, _index, pid, command, dead, dead_status, activity, created, *stamps = row
     values = dict(zip(STAMP_OPTIONS, stamps, strict=True))
     return ObservedSession(
         name=name,
         pane_pid=int(_number(pid)),
         command=command,
         dead=dead == "1",
+        exit_status=int(dead_status) if dead == "1" and dead_status.lstrip("-").isdigit() else None,
         activity=_number(activity),
         created=_number(created),
         stamps=Stamps(
             rig=values["rig"], worker=values["worker"], issue=values["issue"],
             generation=values["generation"], fingerprint=values["fingerprint"],
             nudges=int(_number(values["nudges"])), last_nudge=_number(values["last_nudge"]),
-            help=values["help"],
+            help=values["help"], prompted=values["prompted"],
+            answers=int(_number(values["answers"])), agent=values["agent"],
         ),
     )
 
 
-def observe_sessions(tmux: Tmux) -> tuple[ObservedSession, ...]:
-    """The first pane of each session (the one gt started), sorted by session name."""
+def observe_sessions(tmux: Tmux, *, screens: bool = False) -> tuple[ObservedSession, ...]:
+    """The first pane of each session (the one gt started), sorted by session name.
+
+    With ``screens``, the text of every worker's pane is read too (in as few tmux
+    calls as fit), so the planner can see dialogs, ready prompts and why an agent died.
+    """
     first: dict[str, tuple[int, ObservedSession]] = {}
     for row in tmux.list_panes(FIELDS):
         session = parse_row(row)
@@ -55,8 +63,31 @@ def observe_sessions(tmux: Tmux) -> tuple[ObservedSession, ...]:
         if session.name not in first or index < first[session.name][0]:
             first[session.name] = (index, session)
     sessions = [s for _, (_, s) in sorted(first.items())]
+    if screens:
+        texts = read_screens(tmux, [s.name for s in sessions if s.stamps.worker])
+        sessions = [replace(s, screen=texts.get(s.name)) for s in sessions]
     names = process_names(s.pane_pid for s in sessions if not s.dead)
     if names is None:
         return tuple(sessions)
     return tuple(replace(s, processes=names.get(s.pane_pid, ())) if not s.dead else s
                  for s in sessions)
+
+
+def read_screens(tmux: Tmux, names: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each session's visible pane text, trailing blank lines dropped; one marker line before each."""
+    groups = [[["display-message", "-p", "-t", target(name), SCREEN_MARK + name.replace("#", "##")],
+               ["capture-pane", "-p", "-J", "-t", target(name)]] for name in names]
+    texts: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for result in tmux.run_groups(groups):
+        for line in result.stdout:
+            if line.startswith(SCREEN_MARK):
+                current = texts.setdefault(line[len(SCREEN_MARK):], [])
+            elif current is not None:
+                current.append(line.rstrip())  # -J keeps trailing spaces; a prompt's are noise
+    out = {}
+    for name, lines in texts.items():
+        while lines and not lines[-1].strip():
+            lines.pop()
+        out[name] = tuple(lines)
+    return out

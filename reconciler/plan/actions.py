@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..model import Env
+from ..observed import Crash
 
 
 class Op(str, enum.Enum):
@@ -20,16 +21,29 @@ class Op(str, enum.Enum):
     release = "release"  # unhook an issue nobody works any more
     help = "help"  # a stuck worker: mail HELP to the overseer, once
     quarantine = "quarantine"  # a crash-looping worker: stop respawning it
+    prompt = "prompt"  # type the start prompt into a pane that shows its agent ready
+    answer = "answer"  # answer a dialog the agent's manifest says how to answer
+    prune = "prune"  # remove a worktree whose work is all on the rig's branch
+
+
+class Level(str, enum.Enum):
+    """How much a note matters: error notes keep a plan from being "in sync"."""
+
+    info = "info"  # waiting its turn, parked, docked, blocked by another issue
+    warn = "warn"  # needs a look: crash loops, stuck or blocked agents, kept worktrees, orphans
+    error = "error"  # the plan cannot be made for part of the town: a rig unreadable, an agent missing
 
 
 MARKERS = {
     Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
     Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
+    Op.prompt: "~", Op.answer: "~", Op.prune: "-",
 }
 # Stops run before starts, so a restart or a freed slot never collides with a spawn.
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
-    Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5,
+    Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5, Op.prompt: 5, Op.answer: 5,
+    Op.prune: 0,
 }
 
 
@@ -53,6 +67,7 @@ class WorkerSpec:
     fingerprint: str
     nudge: str
     beads_dir: str
+    prompt: str = ""  # the start prompt to type once the pane is ready ("" : given as args, or none)
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,8 @@ class Action:
     release: bool = False  # for stop: also unhook the issue
     before: tuple[tuple[str, str], ...] = ()
     after: tuple[tuple[str, str], ...] = ()
+    crash: Crash | None = None  # for a restart after a crash: how the agent ended
+    keys: tuple[str, ...] = ()  # for answer: the keys to send
 
     @property
     def marker(self) -> str:
@@ -88,6 +105,7 @@ class Note:
     worker: str = ""
     issue: str = ""
     session: str = ""
+    level: Level = Level.info
 
 
 @dataclass(frozen=True)
@@ -95,16 +113,23 @@ class Plan:
     actions: tuple[Action, ...] = ()
     notes: tuple[Note, ...] = ()
     digest: dict[str, str] = field(default_factory=dict, compare=False)
+    requeue_after: float | None = None  # seconds until something becomes due (a backoff ends, a pane settles)
+
+    @property
+    def errors(self) -> tuple[Note, ...]:
+        return tuple(n for n in self.notes if n.level is Level.error)
 
     @property
     def in_sync(self) -> bool:
-        return not self.actions
+        """Nothing to do, and nothing the plan could not be made for."""
+        return not self.actions and not self.errors
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "inSync": self.in_sync,
             "actions": [_action_dict(a) for a in self.actions],
-            "notes": [asdict(n) for n in self.notes],
+            "notes": [asdict(n) | {"level": n.level.value} for n in self.notes],
+            "requeueAfter": self.requeue_after,
             "digest": dict(self.digest),
         }
 
@@ -112,8 +137,9 @@ class Plan:
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(
             actions=tuple(_action_from(a) for a in data["actions"]),
-            notes=tuple(Note(**n) for n in data["notes"]),
+            notes=tuple(Note(**(n | {"level": Level(n.get("level", "info"))})) for n in data["notes"]),
             digest=dict(data.get("digest", {})),
+            requeue_after=data.get("requeueAfter"),
         )
 
 
@@ -142,7 +168,16 @@ def _action_from(data: dict[str, Any]) -> Action:
         release=bool(data.get("release", False)),
         before=_pairs(data.get("before", ())),
         after=_pairs(data.get("after", ())),
+        crash=_crash_from(data.get("crash")),
+        keys=tuple(str(k) for k in data.get("keys", ())),
     )
+
+
+def _crash_from(data: Any) -> Crash | None:
+    if not isinstance(data, dict):
+        return None
+    status = data.get("status")
+    return Crash(status if isinstance(status, int) else None, tuple(str(x) for x in data.get("output", ())))
 
 
 def _spec_from(data: dict[str, Any]) -> WorkerSpec:

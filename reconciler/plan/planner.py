@@ -10,34 +10,42 @@ from dataclasses import dataclass, field
 
 from ..model import ConvoySpec, DesiredState, RigSpec
 from ..observed import (
+    DONE_STATUSES,
     HELD_STATUSES,
     CrashRecord,
     ObservedIssue,
     ObservedRig,
     ObservedSession,
     ObservedState,
+    ObservedWorktree,
     held_hooks,
     role_of,
     session_name,
     worker_of,
 )
-from .actions import PHASES, Action, Note, Op, Plan, WorkerSpec
+from .actions import PHASES, Action, Level, Note, Op, Plan, WorkerSpec
+from .live import LivePlanner, ago
 from .workers import next_worker_name, worker_spec
-
-STARTUP_GRACE = 15.0  # seconds a new session runs before "agent gone" is judged
 
 
 @dataclass
-class _Draft:
+class Draft:
     actions: list[tuple[int, Action]] = field(default_factory=list)
     notes: list[tuple[int, Note]] = field(default_factory=list)
     spawned: int = 0
+    requeue_after: float | None = None
 
     def act(self, rank: int, action: Action) -> None:
         self.actions.append((rank, action))
 
     def note(self, rank: int, note: Note) -> None:
         self.notes.append((rank, note))
+
+    def requeue(self, seconds: float) -> None:
+        """Something becomes due in ``seconds``: the next pass should come by then."""
+        seconds = max(seconds, 0.0)
+        if self.requeue_after is None or seconds < self.requeue_after:
+            self.requeue_after = seconds
 
 
 def plan(
@@ -47,9 +55,14 @@ def plan(
     *,
     prune: bool = False,
     max_spawns: int | None = None,
+    backoff: bool = True,
 ) -> Plan:
-    """Every action that would make ``observed`` match ``desired`` at time ``now``."""
-    draft = _Draft()
+    """Every action that would make ``observed`` match ``desired`` at time ``now``.
+
+    With ``backoff`` (the controller), an action that failed lately waits out a growing
+    delay; without it (gt apply, asked by a person), it is tried again at once.
+    """
+    draft = Draft()
     claimed: set[str] = set()
     for rank, rig in enumerate(desired.rigs):
         sessions = {s.stamps.worker: s for s in observed.sessions
@@ -57,10 +70,10 @@ def plan(
         claimed.update(s.name for s in sessions.values())
         obs = observed.rig(rig.name)
         if obs.error is not None:
-            draft.note(rank, Note(rig.name, "rig-unreadable", f"nothing done on this rig: {obs.error}"))
+            draft.note(rank, Note(rig.name, "rig-unreadable", f"nothing done on this rig: {obs.error}",
+                                  level=Level.error))
             continue
-        crashes = {c.worker: c for c in observed.crashes if c.rig == rig.name}
-        _RigPlanner(desired, rig, obs, sessions, crashes, now, draft, rank, max_spawns).run()
+        RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
     orphan_rank = len(desired.rigs)
     for s in sorted(observed.sessions, key=lambda s: s.name):
         if s.name in claimed:
@@ -71,19 +84,23 @@ def plan(
                                           s.name, "orphan", why + "; --prune stops it"))
         else:
             draft.note(orphan_rank, Note(s.stamps.rig, "orphan", why + " (gt apply --prune stops it)",
-                                         s.stamps.worker, s.stamps.issue, s.name))
+                                         s.stamps.worker, s.stamps.issue, s.name, Level.warn))
     actions = sorted(draft.actions, key=lambda ra: (ra[0], PHASES[ra[1].op]))
     notes = sorted(draft.notes, key=lambda rn: rn[0])
-    return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes))
+    return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes),
+                requeue_after=draft.requeue_after)
 
 
-class _RigPlanner:
-    def __init__(self, desired: DesiredState, rig: RigSpec, obs: ObservedRig,
-                 sessions: dict[str, ObservedSession], crashes: dict[str, CrashRecord],
-                 now: float, draft: _Draft, rank: int, max_spawns: int | None) -> None:
-        self.desired, self.rig, self.obs, self.sessions = desired, rig, obs, sessions
-        self.crashes = crashes
+class RigPlanner(LivePlanner):
+    def __init__(self, desired: DesiredState, observed: ObservedState, rig: RigSpec, obs: ObservedRig,
+                 sessions: dict[str, ObservedSession], now: float, draft: Draft, rank: int,
+                 max_spawns: int | None, backoff: bool = True) -> None:
+        self.desired, self.observed, self.rig, self.obs = desired, observed, rig, obs
+        self.backoff = backoff
+        self.sessions = sessions
         self.now, self.draft, self.rank, self.max_spawns = now, draft, rank, max_spawns
+        self.routing = desired.routing_for(rig)
+        self.crashes: dict[str, CrashRecord] = {c.worker: c for c in observed.crashes if c.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
         self.listed: dict[str, ConvoySpec] = {}
@@ -94,6 +111,8 @@ class _RigPlanner:
         # Issues whose live session lost its hook: that session keeps them, nobody else spawns.
         self.session_issues = {s.stamps.issue for w, s in sessions.items()
                                if s.stamps.issue and w not in self.held}
+        self.worktrees = {w.worker: w for w in obs.worktrees}
+        self.released: set[str] = set()  # issues this plan unhooks because their worker cannot run
 
     # -- helpers -------------------------------------------------------------
 
@@ -102,13 +121,55 @@ class _RigPlanner:
                         reason, why, **extra)  # type: ignore[arg-type]
         self.draft.act(self.rank, action)
 
-    def note(self, reason: str, why: str, worker: str = "", issue: str = "") -> None:
+    def note(self, reason: str, why: str, worker: str = "", issue: str = "",
+             level: Level = Level.info) -> None:
         session = session_name(self.rig.name, worker) if worker else ""
-        self.draft.note(self.rank, Note(self.rig.name, reason, why, worker, issue, session))
+        self.draft.note(self.rank, Note(self.rig.name, reason, why, worker, issue, session, level))
 
     @property
     def parked(self) -> bool:
         return self.rig.state == "parked"
+
+    def spec(self, worker: str, issue: ObservedIssue) -> WorkerSpec:
+        """The worker as the manifests describe it, its program as found (or as declared)."""
+        agent = self.routing.agent(self.routing.pick(issue.labels, issue.title, issue.issue_type,
+                                                     issue.priority)[0].agent)
+        found = self.observed.program(self.rig.name, agent.name)
+        return worker_spec(self.desired, self.rig, worker, issue, found.path if found else None)
+
+    def startable(self, worker: str, issue: ObservedIssue, op: Op) -> WorkerSpec | None:
+        """The spec to start, or None (with the note saying why) when it cannot start now."""
+        spec = self.spec(worker, issue)
+        found = self.observed.program(self.rig.name, spec.agent)
+        if found is not None and found.path is None:
+            self.note("agent-missing",
+                      f"rig {self.rig.name}, model {spec.model}, agent {spec.agent}: program "
+                      f"{found.program!r} is not on the workers' PATH ({found.search}); not starting "
+                      f"{issue.id}", worker if op is not Op.spawn else "", issue.id, Level.error)
+            return None
+        if self.backing_off(op, worker, issue.id, spec.fingerprint):
+            return None
+        return spec
+
+    def backing_off(self, op: Op, worker: str, issue: str, fingerprint: str) -> bool:
+        """An action that failed lately waits out a growing delay instead of failing every pass."""
+        if not self.backoff:
+            return False
+        record = next((f for f in self.observed.failures
+                       if (f.rig, f.op, f.issue) == (self.rig.name, op.value, issue)), None)
+        if record is None or record.fingerprint != fingerprint or not record.times:
+            return False
+        policy = self.desired.town.crash_loop
+        delay = min(policy.initial_backoff * 2 ** (len(record.times) - 1), policy.max_backoff)
+        wait = record.times[-1] + delay - self.now
+        if wait <= 0:
+            return False
+        count = len(record.times)
+        self.note("failing", f"{op.value} failed {count} time{'s' if count != 1 else ''}, last: "
+                  f"{record.error}; next try in {ago(wait)} (gt rig reset {self.rig.name} retries now)",
+                  worker, issue, Level.warn)
+        self.draft.requeue(wait)
+        return True
 
     # -- the table -----------------------------------------------------------
 
@@ -117,7 +178,7 @@ class _RigPlanner:
             self.worker(worker)
         for worker, issue in self.extra_hooks:
             self.note("extra-hook", f"{worker} already works {self.held[worker].id}; "
-                      f"{issue.id} is hooked to it too and waits", worker, issue.id)
+                      f"{issue.id} is hooked to it too and waits", worker, issue.id, Level.warn)
         self.spawns()
 
     def worker(self, worker: str) -> None:
@@ -132,7 +193,7 @@ class _RigPlanner:
             else:
                 self.note("docked", "rig is docked: hook kept, resumes on undock", worker, issue_id)
             return
-        if issue is None or issue.status in ("closed", "tombstone"):
+        if issue is None or issue.status in DONE_STATUSES:
             if session is not None:
                 state = "closed" if issue else "gone from the store"
                 self.guarded(Op.stop, worker, issue_id, "done", f"issue {issue_id} is {state}")
@@ -148,9 +209,11 @@ class _RigPlanner:
                 self.guarded(Op.release, worker, issue.id, "unwanted", "issue is in no convoy any more")
             return
         if issue.done:
-            self.guarded(Op.merge, worker, issue.id, "merge-ready",
-                         f"worker reported done: land {_branch(worker, issue.id)} on {self.rig.branch}, "
-                         "close the issue", spec=worker_spec(self.desired, self.rig, worker, issue))
+            spec = self.spec(worker, issue)
+            if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
+                self.guarded(Op.merge, worker, issue.id, "merge-ready",
+                             f"worker reported done: land {spec.branch} on {self.rig.branch}, "
+                             "close the issue", spec=spec)
             return
         self.running_worker(worker, issue, session)
 
@@ -167,121 +230,65 @@ class _RigPlanner:
             self.guarded(Op.stop, worker, issue.id, "unwanted",
                          f"issue {issue.id} is now held by {issue.assignee}")
         elif issue.status == "open" and issue.id in self.listed and not self.listed[issue.id].paused:
-            spec = worker_spec(self.desired, self.rig, worker, issue)
+            spec = self.spec(worker, issue)
             self.guarded(Op.hook, worker, issue.id, "hook-missing",
                          f"session runs but {issue.id} is not hooked to it", spec=spec,
                          before=(("assignee", ""),), after=(("assignee", role_of(self.rig.name, worker)),))
         else:
             self.guarded(Op.stop, worker, issue.id, "unwanted", f"issue {issue.id} is not wanted any more")
 
-    def running_worker(self, worker: str, issue: ObservedIssue, session: ObservedSession | None) -> None:
-        spec = worker_spec(self.desired, self.rig, worker, issue)
-        crashed = session is not None and (session.dead or self.agent_gone(session, spec))
-        if session is None or crashed:
-            if self.parked:
-                self.note("parked", "rig is parked: no session, hook kept", worker, issue.id)
-            else:
-                self.restart_after_crash(worker, issue, spec, session) if crashed \
-                    else self.respawn(worker, issue, spec, "session-missing", "no session")
-            return
-        if self.parked:
-            return
-        idle_for = self.now - session.activity
-        idle = idle_for >= self.rig.witness.idle_after
-        if session.stamps.fingerprint != spec.fingerprint:
-            change = (("fingerprint", session.stamps.fingerprint),), (("fingerprint", spec.fingerprint),)
-            if idle:
-                self.act(Op.restart, worker, issue.id, "drift",
-                         "manifests changed what this worker runs; it is idle, so restart it",
-                         spec=spec, before=change[0], after=change[1])
-            else:
-                self.note("drift", "manifests changed what this worker runs; restart when idle",
-                          worker, issue.id)
-            return
-        if idle:
-            self.witness(worker, issue, session, spec, idle_for)
+    # -- worktrees -----------------------------------------------------------
 
-    def witness(self, worker: str, issue: ObservedIssue, session: ObservedSession,
-                spec: WorkerSpec, idle_for: float) -> None:
-        """GUPP: nudge an idle worker with work on its hook; past the limits, ask for HELP once."""
-        policy = self.rig.witness
-        nudges = session.stamps.nudges
-        if nudges >= policy.max_nudges or idle_for >= policy.stuck_after:
-            why = f"idle {_ago(idle_for)} after {nudges} nudges"
-            if session.stamps.help:
-                self.note("stuck", why + "; HELP mail sent", worker, issue.id)
-            else:
-                self.act(Op.help, worker, issue.id, "stuck",
-                         f"{why}: mail HELP to {self.desired.town.overseer}", spec=spec)
-        elif self.now - session.stamps.last_nudge >= policy.nudge_every:
-            self.act(Op.nudge, worker, issue.id, "gupp-idle",
-                     f"idle {_ago(idle_for)} with work on its hook (nudge {nudges + 1} of {policy.max_nudges})",
-                     spec=spec, before=(("nudges", str(nudges)),), after=(("nudges", str(nudges + 1)),))
+    def worktree_blocks(self, worker: str, spec: WorkerSpec) -> bool:
+        """A held worker's worktree on another branch: prune it when that is safe, else free the issue.
 
-    def agent_gone(self, session: ObservedSession, spec: WorkerSpec) -> bool:
-        """The pane lives but none of the agent's processes runs in it any more.
-
-        Not judged while the session is young: wrappers (shims, launch scripts) run
-        under other names for a moment before the agent itself starts.
+        Returns True when the worker cannot start now.
         """
-        if session.processes is None or self.now - session.created < STARTUP_GRACE:
+        tree = self.worktrees.get(worker)
+        if tree is None or tree.branch == spec.branch:
             return False
-        agent = self.desired.routing_for(self.rig).agent(spec.agent)
-        names = agent.process_names or (agent.command[0].rsplit("/", 1)[-1],)
-        return not any(p == n or p.startswith(n) for p in session.processes for n in names)
+        if tree.removable:
+            self.act(Op.prune, worker, spec.issue, "worktree-landed",
+                     f"{tree.path} is on {tree.branch}, whose work is all on {self.rig.branch}: "
+                     f"remove it to start {spec.issue} there")
+            return False
+        self.kept(tree)
+        self.released.add(spec.issue)
+        self.act(Op.release, worker, spec.issue, "worktree-busy",
+                 f"{worker}'s worktree still holds {tree.branch}; {spec.issue} goes to another worker")
+        return True
 
-    def respawn(self, worker: str, issue: ObservedIssue, spec: WorkerSpec, reason: str, what: str) -> None:
-        if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
-            self.note("waiting", f"{what}; maxSpawnsPerPass {self.max_spawns} reached this pass",
-                      worker, issue.id)
-            return
-        self.draft.spawned += 1
-        self.act(Op.respawn, worker, issue.id, reason,
-                 f"{what}; hook kept: start it again on {spec.branch}", spec=spec,
-                 after=(("model", spec.model),))
+    def kept(self, tree: ObservedWorktree) -> None:
+        self.note("worktree-kept", f"{tree.path} on {tree.branch or '?'}: {tree.holds()}; kept, "
+                  "and its name is not handed out", tree.worker, level=Level.warn)
 
-    def restart_after_crash(self, worker: str, issue: ObservedIssue, spec: WorkerSpec,
-                            session: ObservedSession | None) -> None:
-        """Back off exponentially between respawns; quarantine after too many crashes."""
-        policy = self.desired.town.crash_loop
-        record = self.crashes.get(worker)
-        if record is not None and (record.issue != issue.id or record.fingerprint != spec.fingerprint):
-            record = None  # a new issue or new manifests: a fresh start
-        what = "agent exited" if session is not None and session.dead else "agent process gone"
-        if record is not None and record.quarantined:
-            self.note("quarantined", f"{what}; quarantined after {len(record.times)} crashes "
-                      f"(change its manifests or gt rig reset {self.rig.name})", worker, issue.id)
-            return
-        recent = [t for t in (record.times if record else ()) if self.now - t <= policy.window]
-        if len(recent) >= policy.max_crashes:
-            self.act(Op.quarantine, worker, issue.id, "crash-loop",
-                     f"{len(recent)} crashes within {_ago(policy.window)}: stop respawning it", spec=spec)
-            return
-        if recent:
-            delay = min(policy.initial_backoff * 2 ** (len(recent) - 1), policy.max_backoff)
-            wait = max(recent) + delay - self.now
-            if wait > 0:
-                self.note("crash-loop", f"{what} {len(recent)} times; next start in {_ago(wait)}",
-                          worker, issue.id)
-                return
-        self.respawn(worker, issue, spec, "crashed", what)
+    def idle_worktrees(self) -> list[ObservedWorktree]:
+        busy = set(self.held) | set(self.sessions)
+        return [t for w, t in sorted(self.worktrees.items()) if w not in busy]
+
+    # -- starting new work ---------------------------------------------------
 
     def spawns(self) -> None:
-        taken = set(self.held) | set(self.sessions)
-        running = len(self.held)
+        idle_trees = self.idle_worktrees()
+        reusable = {t.branch: t.worker for t in idle_trees if t.branch}
+        taken = set(self.held) | set(self.sessions) | {t.worker for t in idle_trees if not t.removable}
+        reused: set[str] = set()
+        running = len(self.held) - len(self.released)
         per_convoy: dict[str, int] = {}
         for issue in self.held.values():
-            if issue.id in self.listed:
+            if issue.id in self.listed and issue.id not in self.released:
                 name = self.listed[issue.id].name
                 per_convoy[name] = per_convoy.get(name, 0) + 1
         for issue_id, convoy in self.wanted_order():
             found = self.obs.issue(issue_id)
             if found is None:
                 self.note("missing", f"{issue_id} (convoy {convoy.name}) is not in the rig's Beads store",
-                          issue=issue_id)
+                          issue=issue_id, level=Level.warn)
                 continue
             issue = found
-            if issue.status in ("closed", "tombstone") or worker_of(self.rig.name, issue.assignee) in self.held:
+            if issue.status in DONE_STATUSES or issue_id in self.released:
+                continue
+            if worker_of(self.rig.name, issue.assignee) in self.held:
                 continue
             if issue_id in self.session_issues:
                 continue  # a live session already works it (its hook is being restored)
@@ -289,16 +296,34 @@ class _RigPlanner:
             if blocker:
                 self.note(*blocker, issue=issue_id)
                 continue
-            worker = next_worker_name(self.rig, taken)
+            # An issue whose old worktree is still there goes back to it, commits and all.
+            worker = next((w for branch, w in reusable.items()
+                           if branch == f"gt/{w}/{issue_id}" and w not in reused), None)
+            worker = worker or next_worker_name(self.rig, taken | reused)
+            spec = self.startable(worker, issue, Op.spawn)
+            if spec is None:
+                continue
+            tree = self.worktrees.get(worker)
+            if tree is not None and tree.branch != spec.branch:
+                self.act(Op.prune, worker, issue_id, "worktree-landed",
+                         f"{tree.path} is on {tree.branch}, whose work is all on {self.rig.branch}")
+            reused.add(worker)
             taken.add(worker)
             running += 1
             per_convoy[convoy.name] = per_convoy.get(convoy.name, 0) + 1
             self.draft.spawned += 1
-            spec = worker_spec(self.desired, self.rig, worker, issue)
             self.act(Op.spawn, worker, issue_id, "unassigned",
                      f"ready in convoy {convoy.name}; {spec.model} by {spec.rule}", spec=spec,
                      before=(("status", issue.status), ("assignee", "")),
                      after=(("status", "hooked"), ("assignee", role_of(self.rig.name, worker))))
+        for tree in idle_trees:
+            if tree.worker in reused:
+                continue
+            if not tree.removable:
+                self.kept(tree)
+            elif self.rig.state == "active":
+                self.act(Op.prune, tree.worker, "", "worktree-landed",
+                         f"{tree.path} ({tree.branch}) holds nothing {self.rig.branch} lacks")
 
     def blocker(self, issue: ObservedIssue, running: int, in_convoy: int,
                 convoy: ConvoySpec) -> tuple[str, str] | None:
@@ -336,16 +361,3 @@ class _RigPlanner:
                 seen.add(issue_id)
                 ordered.append((issue_id, convoy))
         return ordered
-
-
-def _branch(worker: str, issue: str) -> str:
-    return f"gt/{worker}/{issue}"
-
-
-def _ago(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"

@@ -8,7 +8,7 @@ import posixpath
 import re
 from collections.abc import Collection
 
-from ..model import DesiredState, RigSpec
+from ..model import DesiredState, PromptVia, RigSpec
 from ..observed import ObservedIssue, role_of, session_name
 from .actions import WorkerSpec
 
@@ -48,7 +48,14 @@ def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: ObservedIssue) -> WorkerSpec:
+def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: ObservedIssue,
+                program: str | None = None) -> WorkerSpec:
+    """Everything needed to start ``worker`` on ``issue``.
+
+    ``program`` is where the agent's program was found (an absolute path); without it
+    the command keeps the program as declared. The fingerprint hashes what the
+    manifests declare, so moving the program on disk is not drift.
+    """
     routing = desired.routing_for(rig)
     model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
     agent = routing.agent(model.agent)
@@ -71,7 +78,9 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         "BD_ACTOR": role,
     }
     env_pairs = tuple(sorted(env.items()))
-    command = agent.command + model.args
+    prompt = agent.start_prompt(rig.name, worker, issue.id)
+    declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
+    command = ((program,) + declared[1:]) if program else declared
     if rule is None:
         chosen = "default"
     else:
@@ -83,6 +92,6 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
         repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
         agent=agent.name, model=model.name, rule=chosen, command=command, env=env_pairs,
-        fingerprint=fingerprint(command, env_pairs, worktree, branch), nudge=agent.nudge,
-        beads_dir=beads_dir,
+        fingerprint=fingerprint(declared, env_pairs, worktree, branch), nudge=agent.nudge,
+        beads_dir=beads_dir, prompt=prompt if agent.prompt_via is PromptVia.type else "",
     )

@@ -6,6 +6,7 @@ Nothing here does I/O; every value is already validated and defaulted by
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -93,13 +94,61 @@ class ConvoySpec:
     source: Source | None = None
 
 
+class PromptVia(str, enum.Enum):
+    """How an agent receives its start prompt."""
+
+    args = "args"  # appended to its command line as the last argument
+    type = "type"  # typed into its pane once the pane shows the agent is ready
+    none = "none"  # not at all: the agent finds its work by itself
+
+
+DEFAULT_PROMPT = (
+    "You are {role}, a gt worker. Run `gt prime` to see the issue on your hook, then work it "
+    "now without asking for confirmation: commit on your branch as you go, and run `gt done` "
+    "once the work is committed."
+)
+DEFAULT_NUDGE = "Work is on your hook: run gt prime to see it, continue it, and run gt done once it is committed."
+PROMPT_FIELDS = ("role", "rig", "worker", "issue")
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """A screen an agent may stop at, and the keys that answer it (tmux key names)."""
+
+    name: str
+    match: str  # a regular expression searched in the pane's text
+    keys: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     name: str
     command: tuple[str, ...]
     process_names: tuple[str, ...] = ()
     env: Env = ()
-    nudge: str = "Check your hook (gt hook) and continue your work."
+    nudge: str = DEFAULT_NUDGE
+    prompt_via: PromptVia = PromptVia.args
+    prompt: str = DEFAULT_PROMPT
+    ready: str | None = None  # regex: the pane shows the agent waiting for input
+    busy: str | None = None  # regex: the pane shows the agent working
+    dialogs: tuple[Dialog, ...] = ()
+    preset: str = "script"
+
+    @property
+    def program(self) -> str:
+        return self.command[0]
+
+    def liveness_names(self) -> tuple[str, ...]:
+        """Process names that mean the agent runs: declared, else the program's own name."""
+        return self.process_names or (self.program.rsplit("/", 1)[-1],)
+
+    def start_prompt(self, rig: str, worker: str, issue: str) -> str:
+        """The prompt text with {role}, {rig}, {worker} and {issue} filled in (nothing else)."""
+        values = {"role": f"{rig}/workers/{worker}", "rig": rig, "worker": worker, "issue": issue}
+        text = self.prompt
+        for key in PROMPT_FIELDS:
+            text = text.replace("{" + key + "}", values[key])
+        return text
 
 
 @dataclass(frozen=True)
@@ -157,24 +206,6 @@ class RoutingSpec:
         return self.model(self.default), None
 
 
-BUILTIN_ROUTING = RoutingSpec(
-    name="default",
-    default="sonnet",
-    agents=(
-        AgentSpec(
-            name="claude",
-            command=("claude", "--dangerously-skip-permissions"),
-            process_names=("claude", "node"),
-        ),
-    ),
-    models=(
-        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001),
-        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01),
-        ModelSpec("opus", "claude", ("--model", "opus"), 0.1),
-    ),
-)
-
-
 @dataclass(frozen=True)
 class DesiredState:
     """Everything the manifests ask for, validated and with defaults applied."""
@@ -201,6 +232,8 @@ class DesiredState:
         for routing in self.routings:
             if routing.name == rig.routing:
                 return routing
+        from .presets import BUILTIN_ROUTING
+
         return BUILTIN_ROUTING
 
     def convoys_of(self, rig: str) -> tuple[ConvoySpec, ...]:

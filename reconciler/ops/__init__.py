@@ -1,0 +1,1 @@
+"""What users and agents ask for that is not a pass: the worker-side verbs and their reports."""

@@ -1,0 +1,78 @@
+"""gt prime: what an agent reads when it starts: who it is, its hook, its mail, what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..beads import Issue
+from .worker import WorkerContext, hook_of, unread_mail
+
+STEPS = (
+    "Work the issue on your hook now. Do not ask for confirmation: it is yours.",
+    "Run `gt hook` once when you start, so the issue shows in progress.",
+    "Work in your worktree, on your branch. Commit as you go (git add, git commit).",
+    ("When the work is done and committed, run `gt done`. The refinery merges your branch "
+    "into {base} and closes the issue."),
+    ("Blocked, or need a decision? Say so in your session and stop. An idle worker is nudged, "
+    "then reported to the overseer with HELP mail; the overseer can attach to your session."),
+)
+NO_HOOK_STEPS = (
+    ("Nothing is on your hook: there is no work for you right now. Stop and wait; "
+    "you will be nudged when there is."),
+)
+
+
+def _label(issue: Issue, prefix: str) -> str:
+    return next((x[len(prefix):] for x in issue.labels if x.startswith(prefix)), "")
+
+
+def prime_document(ctx: WorkerContext) -> dict[str, Any]:
+    hook = hook_of(ctx)
+    mail = unread_mail(ctx)
+    steps = STEPS if hook is not None else NO_HOOK_STEPS
+    return {
+        "rig": ctx.rig,
+        "worker": ctx.worker,
+        "role": ctx.role,
+        "worktree": str(ctx.worktree),
+        "branch": f"gt/{ctx.worker}/{hook.id}" if hook else None,
+        "baseBranch": ctx.base_branch,
+        "hook": None if hook is None else {
+            "id": hook.id,
+            "title": hook.title,
+            "status": hook.status,
+            "type": hook.issue_type,
+            "priority": hook.priority,
+            "labels": list(hook.labels),
+            "description": hook.description,
+            "design": hook.design,
+            "acceptanceCriteria": hook.acceptance_criteria,
+        },
+        "mail": [{"id": m.id, "from": _label(m, "from:"), "type": _label(m, "msg-type:"),
+                  "title": m.title} for m in mail],
+        "steps": [s.format(base=ctx.base_branch) for s in steps],
+    }
+
+
+def prime_text(doc: dict[str, Any]) -> str:
+    """The document as Markdown, for an agent's context."""
+    lines = [f"# You are {doc['role']}, a gt worker", "",
+             f"- rig: {doc['rig']}", f"- worker: {doc['worker']}", f"- worktree: {doc['worktree']}"]
+    hook = doc["hook"]
+    if hook is not None:
+        lines += [f"- branch: {doc['branch']} (merged into {doc['baseBranch']} by the refinery)", "",
+                  f"## Your hook: {hook['id']}: {hook['title']}", "",
+                  f"status {hook['status']}, type {hook['type']}, priority {hook['priority']}"
+                  + (f", labels {', '.join(hook['labels'])}" if hook["labels"] else "")]
+        for heading, key in (("", "description"), ("### Design", "design"),
+                             ("### Acceptance criteria", "acceptanceCriteria")):
+            if hook[key]:
+                lines += ["", *([heading, ""] if heading else []), hook[key].rstrip()]
+    else:
+        lines += ["", "## Your hook is empty"]
+    mail = doc["mail"]
+    lines += ["", f"## Mail: {len(mail)} unread"]
+    lines += [f"- {m['id']} {m['type'] or 'message'} from {m['from'] or '?'}: {m['title']}" for m in mail]
+    lines += ["", "## What to do", ""]
+    lines += [f"{n}. {step}" for n, step in enumerate(doc["steps"], 1)]
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""A worker as the worker-side verbs see it (gt prime, gt hook, gt done).
+
+From inside a worker session the GT_* environment says who it is; the overseer
+names one as RIG/WORKER. Either way the rig's store is opened the way the town's
+manifests say (embedded file or bd), so a worker never writes behind bd's back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..beads import Issue, IssueStore
+from ..errors import ManifestError, UsageError
+from ..observed import DONE_LABEL, HELD_STATUSES, WORKER_NAME, role_of
+
+MESSAGE_LABEL = "gt:message"
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    town: Path
+    rig: str
+    worker: str
+    worktree: Path
+    base_branch: str
+    store: IssueStore
+    mail: IssueStore | None
+    session_issue: str = ""  # the issue the session was started for (GT_ISSUE), when inside one
+    inside: bool = False  # called from the worker's own session
+
+    @property
+    def role(self) -> str:
+        return role_of(self.rig, self.worker)
+
+
+def inside_worker(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("GT_RIG") and env.get("GT_WORKER") and env.get("GT_TOWN"))
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    rig, _, worker = target.partition("/")
+    if not rig or not WORKER_NAME.fullmatch(worker or ""):
+        raise UsageError(f"{target!r}: expected RIG/WORKER, e.g. demo/nux")
+    return rig, worker
+
+
+def context(target: str | None, town: Path | None, env: Mapping[str, str] | None = None) -> WorkerContext:
+    """The worker named by ``target`` (RIG/WORKER), else the one whose session this is."""
+    env = os.environ if env is None else env
+    inside = target is None
+    if target is None:
+        if not inside_worker(env):
+            raise UsageError("not inside a gt worker session (GT_RIG, GT_WORKER, GT_TOWN unset): "
+                             "name one as RIG/WORKER")
+        rig_name, worker = env["GT_RIG"], env["GT_WORKER"]
+        town = Path(env["GT_TOWN"])
+    else:
+        rig_name, worker = parse_target(target)
+        if town is None:
+            raise UsageError("no town: pass --town DIR")
+    return _open(town, rig_name, worker, env if inside else {}, inside)
+
+
+def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
+    from ..beads.embedded import JsonlStore
+    from ..manifests import load_desired_state
+    from ..observe.issues import default_stores
+
+    worktree = town / ".gt" / "worktrees" / rig_name / worker
+    try:
+        desired = load_desired_state(town / "manifests")
+    except ManifestError:
+        if not env.get("GT_BEADS_DIR"):
+            raise
+        # A worker keeps working while someone fixes a manifest: its session says where its store is.
+        beads = Path(env["GT_BEADS_DIR"])
+        prefix = env.get("GT_ISSUE", "x-").rsplit("-", 1)[0]
+        return WorkerContext(town, rig_name, worker, worktree, env.get("GT_BASE_BRANCH", "main"),
+                             JsonlStore(beads / "issues.jsonl", prefix, actor=role_of(rig_name, worker)),
+                             None, env.get("GT_ISSUE", ""), inside)
+    rig = next((r for r in desired.rigs if r.name == rig_name), None)
+    if rig is None:
+        declared = ", ".join(r.name for r in desired.rigs) or "none"
+        raise UsageError(f"rig {rig_name!r} is not declared (declared rigs: {declared})")
+    store = default_stores(desired, rig, actor=role_of(rig_name, worker))
+    mail = JsonlStore(town / ".beads" / "issues.jsonl", desired.town.beads_prefix, actor=role_of(rig_name, worker))
+    return WorkerContext(town, rig_name, worker, worktree, rig.branch, store, mail,
+                         env.get("GT_ISSUE", ""), inside)
+
+
+def hook_of(ctx: WorkerContext) -> Issue | None:
+    """The issue on the worker's hook: the one its session was made for, else the first held."""
+    held = ctx.store.list(assignee=ctx.role, status=HELD_STATUSES)
+    if not held:
+        return None
+    return next((i for i in held if i.id == ctx.session_issue), None) or min(held, key=Issue.sort_key)
+
+
+def take_hook(ctx: WorkerContext) -> Issue | None:
+    """What ``gt hook`` does: show the hook; from inside the worker, hooked -> in_progress."""
+    issue = hook_of(ctx)
+    if issue is not None and ctx.inside and issue.status == "hooked":
+        issue = ctx.store.update(issue.id, status="in_progress")
+    return issue
+
+
+def report_done(ctx: WorkerContext) -> Issue:
+    """Mark the hooked issue ready to merge; the refinery lands the branch on the next pass."""
+    issue = hook_of(ctx)
+    if issue is None:
+        raise UsageError(f"nothing is hooked to {ctx.role}: nothing to report done")
+    return ctx.store.update(issue.id, add_labels=[DONE_LABEL])
+
+
+def unread_mail(ctx: WorkerContext) -> list[Issue]:
+    if ctx.mail is None:
+        return []
+    try:
+        return ctx.mail.list(label=MESSAGE_LABEL, assignee=ctx.role, status="open")
+    except OSError:
+        return []
