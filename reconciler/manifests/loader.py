@@ -130,8 +130,9 @@ def _check_document(doc: Document, problems: _Problems, file_had_yaml_errors: bo
             problems.at(doc, ("kind",), f"unknown kind {kind!r}: expected one of {', '.join(KIND_FILES)}")
         return None
     before = len(problems.items)
-    for pointer, where, message in iter_schema_errors(kind, value):
-        problems.at(doc, pointer, message, key=(where == "key"))
+    for pointer, where, message, text_wanted in iter_schema_errors(kind, value):
+        surprise = doc.read_as(pointer) if text_wanted else None
+        problems.at(doc, pointer, surprise or message, key=(where == "key"))
     if len(problems.items) > before or file_had_yaml_errors:
         # Remember the name, so references to it do not add "not declared" errors on top.
         name = value.get("metadata", {}).get("name") if isinstance(value.get("metadata"), dict) else None

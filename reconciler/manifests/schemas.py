@@ -98,8 +98,20 @@ def bundled_schema_cached(kind: str) -> dict[str, Any]:
     return bundled_schema(kind)
 
 
-def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str, str]]:
-    """(pointer of the offending node, which mark to use, message) for each violation.
+def wants_text(schema: Any, kind: str) -> bool:
+    """Whether a schema node asks for a string (directly, or as one of its alternatives)."""
+    if not isinstance(schema, dict):
+        return False
+    schema = resolve(schema, kind)
+    types = schema.get("type")
+    if types == "string" or (isinstance(types, list) and "string" in types):
+        return True
+    return any(wants_text(sub, kind) for sub in schema.get("anyOf", []) + schema.get("oneOf", []))
+
+
+def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str, str, bool]]:
+    """(pointer of the offending node, which mark to use, message, whether text was wanted there)
+    for each violation.
 
     The mark is ``"key"`` when the key itself is wrong (an unknown field) and
     ``"node"`` otherwise.
@@ -113,13 +125,14 @@ def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str,
             for key in error.instance:
                 if key not in known:
                     hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-                    yield pointer + (key,), "key", f"unknown field '{key}'{hint}"
+                    yield pointer + (key,), "key", f"unknown field '{key}'{hint}", False
             continue
         if "propertyNames" in error.relative_schema_path:
             # The key itself is wrong: point at it, not at the mapping holding it.
-            yield pointer + (str(error.instance),), "key", _message(error, kind)
+            yield pointer + (str(error.instance),), "key", _message(error, kind), False
             continue
-        yield pointer, "node", _message(error, kind)
+        text_wanted = not isinstance(error.instance, str) and wants_text(error.schema, kind)
+        yield pointer, "node", _message(error, kind), text_wanted
 
 
 def _message(error: Any, kind: str) -> str:

@@ -33,6 +33,23 @@ class Document:
     start: Mark
     marks: dict[Pointer, Mark] = field(default_factory=dict)
     key_marks: dict[Pointer, Mark] = field(default_factory=dict)
+    # Unquoted scalars YAML 1.1 read as something other than text (on -> True, 2024-01-01 -> a date).
+    implicit: dict[Pointer, tuple[str, Any]] = field(default_factory=dict)
+
+    def read_as(self, pointer: Pointer) -> str | None:
+        """'... was read as ...; quote it' when an unquoted scalar at ``pointer`` did not stay text."""
+        if pointer not in self.implicit:
+            return None
+        raw, value = self.implicit[pointer]
+        if isinstance(value, bool):
+            what = f"the boolean {str(value).lower()} (YAML 1.1 reads on, off, yes and no as booleans)"
+        elif value is None:
+            what = "null"
+        elif isinstance(value, int | float):
+            what = f"the number {value!r}"
+        else:
+            what = f"a {type(value).__name__} ({value})"
+        return f"{raw!r} was read as {what}; quote it to mean the text: \"{raw}\""
 
     def mark(self, pointer: Pointer) -> Mark:
         """The mark of the node at ``pointer``, or of its nearest ancestor."""
@@ -77,10 +94,13 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, pointer + (i,)) for i, item in enumerate(node.value)]
         try:
-            return self._scalars.construct_object(node, deep=True)
+            value = self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.problem(_mark_of(node), pointer, f"invalid value: {exc}")
             return None
+        if isinstance(node, yaml.ScalarNode) and node.style is None and not isinstance(value, str):
+            self.doc.implicit[pointer] = (node.value, value)
+        return value
 
     def _mapping(self, node: yaml.MappingNode, pointer: Pointer) -> dict[str, Any]:
         seen: dict[str, Mark] = {}
