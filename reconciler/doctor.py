@@ -65,6 +65,8 @@ def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
         findings.append(Finding("manifests", "fail", f"{len(exc.problems)} errors; first: {exc.problems[0]}"))
         return findings
     findings.append(Finding("manifests", "ok", f"{len(town.desired.files)} files valid"))
+    findings.extend(check_agents(town.desired))
+    findings.extend(check_git_identity(root))
     findings.extend(_socket(town, fix))
     alive = holder_alive(root)
     holder = read_holder(root)
@@ -89,6 +91,69 @@ def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
         findings.append(Finding(f"beads {rig.name}", level, rig.error or f"{len(rig.issues)} relevant issues readable"))
     findings.extend(_sessions_and_worktrees(town, observed, fix))
     return findings
+
+
+def check_agents(desired) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    """Every agent of every Routing (and the built-in one where a rig uses it): is its program
+    on the PATH workers get, and will it run as this user?"""
+    from .model.presets import BUILTIN_ROUTING
+    from .programs import resolve, worker_path
+
+    routings = list(desired.routings)
+    if any(desired.routing_for(r) is BUILTIN_ROUTING for r in desired.rigs):
+        routings.append(BUILTIN_ROUTING)
+    for routing in routings:
+        rigs = [r for r in desired.rigs if desired.routing_for(r) is routing] or [None]
+        for agent in routing.agents:
+            name = f"agent {agent.name}"
+            where = f"routing {routing.name}, agent {agent.name}"
+            missing = []
+            for rig in rigs:
+                declared = (dict(rig.worker_env) if rig else {}) | dict(agent.env)
+                search = worker_path(declared.get("PATH"))
+                if resolve(agent.program, search, desired.root) is None:
+                    missing.append((rig.name if rig else "(no rig uses it)", search))
+            if missing:
+                rigs_text = ", ".join(r for r, _ in missing)
+                yield Finding(name, "fail", f"{where}: program {agent.program!r} is not on the workers' PATH "
+                              f"({missing[0][1]}); rigs {rigs_text} cannot start it")
+                continue
+            found = resolve(agent.program, worker_path((dict(agent.env)).get("PATH")), desired.root)
+            yield Finding(name, "ok", f"{where}: {found}")
+            yield from _claude_as_root(agent, where)
+
+
+def _claude_as_root(agent, where: str) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
+    """Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1."""
+    if agent.preset != "claude":
+        return
+    if os.geteuid() == 0 and "--dangerously-skip-permissions" in agent.command \
+            and dict(agent.env).get("IS_SANDBOX") != "1":
+        yield Finding(f"agent {agent.name}", "fail", f"{where}: gt runs as root, and Claude Code refuses "
+                      "--dangerously-skip-permissions as root unless IS_SANDBOX=1 (the claude preset sets it; "
+                      "this agent's env overrides it)")
+    settings = Path.home() / ".claude.json"
+    try:
+        import json
+
+        onboarded = bool(json.loads(settings.read_text()).get("hasCompletedOnboarding"))
+    except (OSError, ValueError, AttributeError):
+        onboarded = False
+    if not onboarded:
+        yield Finding(f"agent {agent.name}", "warn", f"{where}: Claude Code is not set up for this user "
+                      f"({settings} has no completed onboarding): run claude once and log in, or workers "
+                      "wait at its first screens (Blocked in gt status)")
+
+
+def check_git_identity(root: Path) -> Iterator[Finding]:
+    """Agents commit in their worktrees; git refuses to commit without an identity."""
+    run = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=root, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        yield Finding("git identity", "warn", "git has no user.name/user.email here: agents' commits "
+                      "will fail (git config --global user.name ...; the demo agent and the refinery "
+                      "fall back to their own)")
+    else:
+        yield Finding("git identity", "ok", run.stdout.strip().rsplit(" ", 2)[0])
 
 
 def _pid_alive(pid: int) -> bool:

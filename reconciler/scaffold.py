@@ -137,7 +137,8 @@ def init_town(root: Path, *, demo: bool = False) -> InitResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         created.append(rel)
-    ignores = [".gt/"] + (["/rigs/"] if demo else [])
+    # .gt/ is runtime state; .beads/ at the root is the town's mail, which gt writes as it runs.
+    ignores = [".gt/", "/.beads/"] + (["/rigs/"] if demo else [])
     _ensure_lines(root / ".gitignore", ignores)
     created.append(".gitignore")
     demo_rig = _make_demo_rig(root / "rigs" / "demo") if demo else None
@@ -221,6 +222,7 @@ def _make_demo_rig(path: Path) -> Path:
             priority=issue.priority,
             blocked_by=issue.blocked_by,
         )
+    _commit(path, [".beads/issues.jsonl"], "demo rig: its Beads issues")  # tracked, as bd keeps them
     return path
 
 

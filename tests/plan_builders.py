@@ -19,6 +19,7 @@ from reconciler.observed import (
     ObservedRig,
     ObservedSession,
     ObservedState,
+    ObservedWorktree,
     Stamps,
     role_of,
     session_name,
@@ -75,8 +76,9 @@ def hooked(issue_id: str, worker: str, rig: str = "csm", status: str = "hooked",
     return issue(issue_id, status, assignee=role_of(rig, worker), **kw)
 
 
-def obs_rig(name: str, *issues: ObservedIssue, error: str | None = None) -> ObservedRig:
-    return ObservedRig(name=name, issues=tuple(issues), error=error)
+def obs_rig(name: str, *issues: ObservedIssue, error: str | None = None,
+            worktrees: tuple[ObservedWorktree, ...] = ()) -> ObservedRig:
+    return ObservedRig(name=name, issues=tuple(issues), error=error, worktrees=worktrees)
 
 
 def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = (),

@@ -54,7 +54,7 @@ def test_init_keeps_an_existing_gitignore_and_repo(in_tmp: Path) -> None:
     (in_tmp / ".gitignore").write_text("node_modules/\n")
     repo.close()
     assert runner.invoke(app, ["init"]).exit_code == 0
-    assert (in_tmp / ".gitignore").read_text().splitlines() == ["node_modules/", ".gt/"]
+    assert (in_tmp / ".gitignore").read_text().splitlines() == ["node_modules/", ".gt/", "/.beads/"]
 
 
 def test_init_demo_creates_a_rig_with_issues(in_tmp: Path) -> None:

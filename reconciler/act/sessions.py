@@ -13,16 +13,16 @@ from ..tmux import Tmux, target
 WIDTH, HEIGHT = "200", "50"
 
 
-def launch_argv(command: tuple[str, ...], path: str) -> list[str]:
-    """The argv tmux starts: env(1) setting the worker's PATH, then the command. Never a shell.
+# The one shell gt runs, a constant script: the worker's PATH and command arrive as its
+# positional parameters and are never parsed as shell text. It sets PATH (tmux gives a pane
+# its server's PATH whatever new-session -e says) and runs the command as its child, so
+# tmux always sees an exit status to report, even of a program that could not start.
+LAUNCHER = 'PATH=$1; export PATH; shift; "$@"'
 
-    tmux gives a new pane the PATH of its server whatever new-session -e says, so
-    the worker's PATH is set by env(1) itself; and with more than one argument
-    tmux execs the command directly instead of handing it to ``sh -c``.
-    """
-    if "=" in command[0]:
-        raise TerminalError(f"program {command[0]!r}: a program path may not contain '='")
-    return [resolve("env", path) or "/usr/bin/env", "--", f"PATH={path}", *command]
+
+def launch_argv(command: tuple[str, ...], path: str) -> list[str]:
+    """The argv tmux starts (more than one argument: tmux execs it, no ``sh -c`` of its own)."""
+    return [resolve("sh", path) or "/bin/sh", "-c", LAUNCHER, "gt-worker", path, *command]
 
 
 def start_commands(spec: WorkerSpec, generation: str) -> list[list[str]]:

@@ -35,6 +35,7 @@ from reconciler.beads import (
     status_set,
     unhook_needed,
 )
+from reconciler.beads.gitignore import ignore_in_repository
 from reconciler.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
 from reconciler.errors import StoreError
 from reconciler.observed import DONE_STATUSES
@@ -216,6 +217,7 @@ class JsonlStore:
         try:
             if exclusive:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore_in_repository(self.lock_path, self.path.with_name(f".{self.path.name}.*.tmp"))
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             if exclusive:

@@ -136,9 +136,9 @@ def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
     live = observe_sessions(town.tmux)
     for session in live:
         if not session.dead and session.pane_pid > 0:
-            try:
-                os.kill(session.pane_pid, signal.SIGTERM)
-            except ProcessLookupError:
+            try:  # the pane's whole process group: its launcher and the agent under it
+                os.killpg(session.pane_pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
                 pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(not s.dead for s in observe_sessions(town.tmux)):

@@ -57,9 +57,10 @@ def validate(
 @maps_errors
 def schema(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="Town, Rig, Convoy or Routing (any case).")],
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="Town, Rig, Convoy or Routing (any case).")],
+    output: OutputOption = None,
 ) -> None:
-    """Print the JSON Schema of a manifest kind (self-contained, for editors)."""
+    """Print the JSON Schema of a manifest kind (self-contained, for editors; always JSON)."""
     from ..manifests.schemas import KIND_FILES, bundled_schema, kind_for
 
     found = kind_for(kind)

@@ -15,6 +15,7 @@ FIELDS = (
     "#{pane_dead_status}", "#{session_activity}", "#{session_created}",
     *(f"#{{@gt_{name}}}" for name in STAMP_OPTIONS),
 )
+DEAD_HISTORY = 60  # lines of history read from a dead pane
 SCREEN_MARK = "\x1fgt-screen\x1f"  # a unit separator: never in a pane's captured text
 
 
@@ -64,7 +65,8 @@ def observe_sessions(tmux: Tmux, *, screens: bool = False) -> tuple[ObservedSess
             first[session.name] = (index, session)
     sessions = [s for _, (_, s) in sorted(first.items())]
     if screens:
-        texts = read_screens(tmux, [s.name for s in sessions if s.stamps.worker])
+        texts = read_screens(tmux, [s.name for s in sessions if s.stamps.worker],
+                             {s.name for s in sessions if s.dead})
         sessions = [replace(s, screen=texts.get(s.name)) for s in sessions]
     names = process_names(s.pane_pid for s in sessions if not s.dead)
     if names is None:
@@ -73,10 +75,15 @@ def observe_sessions(tmux: Tmux, *, screens: bool = False) -> tuple[ObservedSess
                  for s in sessions)
 
 
-def read_screens(tmux: Tmux, names: list[str]) -> dict[str, tuple[str, ...]]:
-    """Each session's visible pane text, trailing blank lines dropped; one marker line before each."""
+def read_screens(tmux: Tmux, names: list[str], dead: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each session's visible pane text, trailing blank lines dropped; one marker line before each.
+
+    A dead pane's text is read with its history too: when a pane dies, tmux scrolls what the
+    program printed off the screen to show its own "Pane is dead" line.
+    """
     groups = [[["display-message", "-p", "-t", target(name), SCREEN_MARK + name.replace("#", "##")],
-               ["capture-pane", "-p", "-J", "-t", target(name)]] for name in names]
+               ["capture-pane", "-p", "-J", *(["-S", f"-{DEAD_HISTORY}"] if name in dead else []),
+                "-t", target(name)]] for name in names]
     texts: dict[str, list[str]] = {}
     current: list[str] | None = None
     for result in tmux.run_groups(groups):
