@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "crash":
         say("crashing on purpose")
         return 3
-    agent = Agent(args.model, mode, float(os.environ.get("GT_DEMO_DELAY", "1")))
+    agent = Agent(args.model, mode, float(os.environ.get("GT_DEMO_DELAY", "3")))
     try:
         if prompt:
             agent.respond(prompt)
