@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 import git
 import pytest
@@ -24,7 +23,7 @@ def readme_commands() -> tuple[str, str]:
     """The install-and-demo command of 'Try it', and the test command after it."""
     text = (REPO_ROOT / "README.md").read_text()
     section = text.split("## Try it", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
     main, tests = blocks[0].strip(), next(b.strip() for b in blocks if "pytest" in b)
     assert "\n" not in main and "\n" not in tests, "each is one command to copy"
     return main, tests
