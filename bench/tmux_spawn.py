@@ -322,6 +322,7 @@ def bench_observe(servers: Servers, workdir: str, n: int, runs: int, extras: boo
     gt = Result("observe", "gt", n, gt=True)
     serial = Result("observe", "libtmux serial", n, gt=False)
     options = Result("observe", "libtmux show_options", n, gt=False)
+    screens = Result("observe", "gt + pane text", n, gt=False)  # what a controller pass reads
     name, generation = servers.new(), uuid.uuid4().hex[:12]
     try:
         tmux = Tmux(name)
@@ -333,6 +334,9 @@ def bench_observe(servers: Servers, workdir: str, n: int, runs: int, extras: boo
             truth = timed(gt, functools.partial(gt_observe, tmux), tmux)
             if len(truth) != n:
                 gt.problems.append(f"{len(truth)}/{n} seen")
+            read = timed(screens, functools.partial(observe_sessions, tmux, screens=True), tmux)
+            if sum(1 for s in read if s.screen is not None) != n:
+                screens.problems.append("not every pane was read")
             variants = [(serial, libtmux_observe_serial), (options, libtmux_observe_options)]
             for result, observe in variants[:2 if extras else 1]:
                 rows = timed(result, functools.partial(observe, server))
@@ -343,7 +347,7 @@ def bench_observe(servers: Servers, workdir: str, n: int, runs: int, extras: boo
                     result.problems.append(f"{differ} rows differ from gt{first}")
     finally:
         servers.kill(name)
-    return [r for r in (gt, serial, options) if r.times]
+    return [r for r in (gt, screens, serial, options) if r.times]
 
 
 def print_table(results: list[Result]) -> None:

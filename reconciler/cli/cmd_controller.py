@@ -13,11 +13,11 @@ import typer
 
 from ..errors import ReconcilerError, UsageError
 from ..model import DEFAULT_NUDGE
-from . import app, maps_errors, settings
+from . import GtCommand, app, maps_errors, settings
 from .render import plural
 
 controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
-rig_app = typer.Typer(no_args_is_help=True, help="Rig operations.")
+rig_app = typer.Typer(no_args_is_help=True, help="Rig operations (reset).")
 app.add_typer(controller_app, name="controller")
 app.add_typer(rig_app, name="rig")
 
@@ -28,13 +28,16 @@ class ControllerFailed(ReconcilerError):
     pass
 
 
-@controller_app.command("run")
+@controller_app.command("run", cls=GtCommand)
 @maps_errors
 def controller_run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
 ) -> None:
-    """Run the steward in the foreground (for systemd or a container); Ctrl-C stops it."""
+    """Run the controller in the foreground.
+
+    For systemd or a container; Ctrl-C stops it.
+    """
     from ..loop import Controller
 
     Controller(settings(ctx).town_root()).run(max_passes=1 if once else None)
@@ -75,20 +78,26 @@ def start_controller(root: Path) -> tuple[int, bool]:
     raise ControllerFailed(f"controller (pid {pid}) did not answer within {START_TIMEOUT:.0f}s; see {log}")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def start(ctx: typer.Context) -> None:
-    """Start the steward in the background; returns once it has made its first pass."""
+    """Start the controller in the background.
+
+    Returns once it has made its first pass.
+    """
     s = settings(ctx)
     root = s.town_root()
     pid, started = start_controller(root)
     s.echo(f"controller {'started' if started else 'already running'} (pid {pid}); gt status shows how the town is doing")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def wake(ctx: typer.Context) -> None:
-    """Ask the steward for a pass now (starting it if it is down)."""
+    """Ask the controller for a pass now.
+
+    Starts it if it is down.
+    """
     from ..loop import holder_alive
 
     s = settings(ctx)
@@ -102,13 +111,16 @@ def wake(ctx: typer.Context) -> None:
     s.echo(f"controller was down; started (pid {pid})")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def shutdown(
     ctx: typer.Context,
     grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds each agent gets to exit after SIGTERM.")] = 5.0,
 ) -> None:
-    """Stop the steward and every session of the town; hooks stay, so gt start resumes the work."""
+    """Stop the controller and every session; hooks stay.
+
+    Worktrees stay too, so gt start resumes the same work.
+    """
     from ..loop import TownLock, holder_alive
     from ..town import Town
 
@@ -147,14 +159,17 @@ def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
     return len(live)
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def nudge(
     ctx: typer.Context,
     worker: Annotated[str, typer.Argument(metavar="RIG/WORKER")],
-    message: Annotated[str | None, typer.Argument(help="Text to type; default: the agent's nudge.")] = None,
+    message: Annotated[str | None, typer.Argument(metavar="MESSAGE", help="Text to type; default: the agent's nudge.")] = None,
 ) -> None:
-    """Nudge one worker now: type the message into its pane, then Enter (verified)."""
+    """Type a message into a worker's pane now.
+
+    Then an Enter that is checked; the default message is the agent's nudge.
+    """
     from ..act.sessions import nudge as send_nudge
     from ..observe import observe_sessions
     from ..town import Town
@@ -177,10 +192,13 @@ def nudge(
         raise typer.Exit(1)
 
 
-@rig_app.command("reset")
+@rig_app.command("reset", cls=GtCommand)
 @maps_errors
-def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(help="The rig.")]) -> None:
-    """Forget a rig's crash history: quarantined workers may start again."""
+def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(metavar="RIG", help="The rig.")]) -> None:
+    """Forget a rig's crash and failure history.
+
+    Quarantined workers start again and failed actions are retried at once.
+    """
     from .. import history
     from ..loop import holder_alive
     from ..manifests import load_desired_state

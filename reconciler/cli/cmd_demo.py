@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import app, maps_errors, settings
+from . import GtCommand, app, maps_errors, settings
 from .cmd_status import current_status, status_lines
 
 GIVE_UP = frozenset({"Quarantined", "Error"})  # health that waiting will not cure
@@ -35,14 +35,18 @@ def progress(doc: dict[str, Any]) -> str:
     return f"{convoys} | workers: {workers or 'none'}"
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def demo(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where the demo town lives.")] = Path("demo-town"),
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where the demo town lives.")] = Path("demo-town"),
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Give up after this long.")] = 300.0,
 ) -> None:
-    """Create a demo town (no Claude, no network, no bd), start its controller, watch it converge."""
+    """Make a demo town, start it, and watch it converge.
+
+    The demo needs no Claude, no network and no bd. DIR is created unless it holds a town;
+    the command returns once every issue is merged, leaving the controller running.
+    """
     from ..scaffold import init_town
     from .cmd_controller import start_controller
 

@@ -8,18 +8,21 @@ from typing import Annotated
 
 import typer
 
-from . import OutputOption, app, maps_errors, settings
+from . import GtCommand, OutputOption, app, maps_errors, settings
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def init(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Argument(metavar="[DIR]", help="Where to create the town (default: the cwd).")] = None,
+    directory: Annotated[Path | None, typer.Argument(metavar="DIR", help="Where to create the town (default: the cwd).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).")] = False,
     output: OutputOption = None,
 ) -> None:
-    """Create a town: a git repo with commented manifests that validate."""
+    """Create a town: a git repo with commented manifests.
+
+    The manifests validate as written; --demo adds a demo rig and its issues.
+    """
     from ..scaffold import init_town
 
     result = init_town(directory or Path.cwd(), demo=demo)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import OutputOption, app, maps_errors, settings
+from . import GtCommand, OutputOption, app, maps_errors, settings
 from .render import outcome_line, plan_lines, plural
 
 
@@ -21,7 +21,7 @@ def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
     return Town.load(settings(ctx).town_root())
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def diff(
     ctx: typer.Context,
@@ -46,11 +46,11 @@ def diff(
     raise typer.Exit(2 if plan.errors else 0 if plan.in_sync else 1)
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def apply(
     ctx: typer.Context,
-    plan_file: Annotated[Path | None, typer.Argument(metavar="[PLAN]", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
+    plan_file: Annotated[Path | None, typer.Argument(metavar="PLAN", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop.")] = False,
     prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,
@@ -128,13 +128,16 @@ def _confirmed(s, question: str) -> bool:  # type: ignore[no-untyped-def]
     return answer.strip().lower() in ("y", "yes")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def attach(
     ctx: typer.Context,
     worker: Annotated[str, typer.Argument(metavar="RIG/WORKER", help="e.g. demo/nux (see gt diff).")],
 ) -> None:
-    """Attach your terminal to a worker's tmux session (detach again with Ctrl-b d)."""
+    """Attach your terminal to a worker's session.
+
+    Detach again with Ctrl-b d.
+    """
     import os
     import shutil
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import OutputOption, app, maps_errors, settings
+from . import GtCommand, OutputOption, app, maps_errors, settings
 from .render import plural
 from .settings import Settings
 
@@ -99,7 +99,7 @@ def _exit_code(doc: dict[str, Any]) -> int:
     return 0
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def status(
     ctx: typer.Context,
@@ -107,7 +107,11 @@ def status(
     every: Annotated[float, typer.Option("--every", metavar="SECONDS", help="Seconds between refreshes with --watch.")] = 1.0,
     output: OutputOption = None,
 ) -> None:
-    """How the town is doing: sync, health per rig and worker (with reasons), convoy progress."""
+    """How the town is doing, with the reason for anything wrong.
+
+    Sync, health per rig and worker, convoy progress. Without a controller, what is
+    observed now.
+    """
     s = settings(ctx, output)
     root = s.town_root()
     while True:
@@ -129,14 +133,18 @@ def status(
             raise typer.Exit(0) from None
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def doctor(
     ctx: typer.Context,
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe: stale socket, stale lock, dead worktree records, clean merged worktrees.")] = False,
     output: OutputOption = None,
 ) -> None:
-    """Check tools, manifests, agents, stores, the controller, sessions and worktrees. Exit 0 ok, 1 a check failed."""
+    """Check what the town stands on.
+
+    Tools, manifests, agents, stores, the controller, sessions and worktrees.
+    Exit 0 when no check failed, 1 when one did.
+    """
     from ..doctor import run_checks
 
     s = settings(ctx, output)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ManifestError, UsageError
-from . import OutputOption, app, maps_errors, report_problems, settings
+from . import GtCommand, OutputOption, app, maps_errors, report_problems, settings
 from .render import plural
 
 
@@ -24,12 +24,12 @@ def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
     return given
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def validate(
     ctx: typer.Context,
     directory: Annotated[
-        Path | None, typer.Argument(metavar="[DIR]", help="A town or a manifests directory.")
+        Path | None, typer.Argument(metavar="DIR", help="A town or a manifests directory.")
     ] = None,
     output: OutputOption = None,
 ) -> None:
@@ -53,14 +53,17 @@ def validate(
     s.echo(f"{s.paint('valid:', 'green')} {counts} in {plural(len(state.files), 'file')}")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def schema(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(metavar="KIND", help="Town, Rig, Convoy or Routing (any case).")],
     output: OutputOption = None,
 ) -> None:
-    """Print the JSON Schema of a manifest kind (self-contained, for editors; always JSON)."""
+    """Print the JSON Schema of a manifest kind.
+
+    Self-contained, for editors; always JSON.
+    """
     from ..manifests.schemas import KIND_FILES, bundled_schema, kind_for
 
     found = kind_for(kind)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import OutputOption, app, maps_errors, settings
+from . import GtCommand, OutputOption, app, maps_errors, settings
 
 TARGET_HELP = "A worker as RIG/WORKER; default: the worker whose session this is."
 
@@ -20,14 +20,14 @@ def _context(ctx: typer.Context, target: str | None):  # type: ignore[no-untyped
     return context(target, town)
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def prime(
     ctx: typer.Context,
-    target: Annotated[str | None, typer.Argument(metavar="[RIG/WORKER]", help=TARGET_HELP)] = None,
+    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=TARGET_HELP)] = None,
     output: OutputOption = None,
 ) -> None:
-    """Print who a worker is, what is on its hook, its mail and what to do (read by agents at start)."""
+    """What an agent reads at start: who, hook, mail, what to do."""
     from ..ops.prime import prime_document, prime_text
 
     s = settings(ctx, output)
@@ -35,11 +35,11 @@ def prime(
     typer.echo(json.dumps(doc, indent=2) if s.json else prime_text(doc))
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def hook(
     ctx: typer.Context,
-    target: Annotated[str | None, typer.Argument(metavar="[RIG/WORKER]", help=TARGET_HELP)] = None,
+    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=TARGET_HELP)] = None,
     output: OutputOption = None,
 ) -> None:
     """Show the issue on a worker's hook. From inside the worker, its first call marks it in progress."""
@@ -57,10 +57,13 @@ def hook(
         s.echo(f"{wc.role}: {issue.id} ({issue.status}) {issue.title}")
 
 
-@app.command()
+@app.command(cls=GtCommand)
 @maps_errors
 def done(ctx: typer.Context, output: OutputOption = None) -> None:
-    """From inside a worker: report the hooked issue ready to merge (commit your work first)."""
+    """Report the hooked issue ready to merge (inside a worker).
+
+    Commit your work first.
+    """
     from ..ops.worker import context, report_done
 
     s = settings(ctx, output)
