@@ -218,9 +218,9 @@ def make_town(root: Path, *, idle_agents: bool, without_convoy: bool) -> tuple[B
     env = "{GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle}" if idle_agents else "{GT_DEMO_DELAY: '0.1'}"
     routing = root / "manifests" / "routing.yaml"
     text = routing.read_text()
-    if "      processNames:" not in text:
+    if "      ready:" not in text:
         raise RuntimeError("routing.yaml of the demo town no longer looks as expected")
-    routing.write_text(text.replace("      processNames:", f"      env: {env}\n      processNames:"))
+    routing.write_text(text.replace("      ready:", f"      env: {env}\n      ready:"))
     convoy = root / "manifests" / "convoys" / "demo.yaml"
     saved = convoy.read_text()
     if without_convoy:
