@@ -96,11 +96,21 @@ class ObservedSession:
     @property
     def last_lines(self) -> tuple[str, ...]:
         """The pane's last non-blank lines (tmux's own 'Pane is dead' line left out)."""
-        lines = [ln.rstrip() for ln in self.screen or () if ln.strip() and not ln.startswith("Pane is dead")]
+        lines = [ln.rstrip() for ln in self.screen or ()
+                 if ln.strip() and not ln.startswith(("Pane is dead", EXIT_LINE))]
         return tuple(lines[-OUTPUT_LINES:])
+
+    def launcher_status(self) -> int | None:
+        """The exit status the launcher printed, when the pane shows it."""
+        for line in reversed(self.screen or ()):
+            if line.startswith(EXIT_LINE):
+                tail = line[len(EXIT_LINE):].strip()
+                return int(tail) if tail.isdigit() else None
+        return None
 
 
 OUTPUT_LINES = 8  # lines of a pane kept as the evidence of a crash or a block
+EXIT_LINE = "gt: the agent exited with status"  # printed by the launcher when its command ends
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,15 @@ def test_crashing_agent_backs_off_then_is_quarantined(fast_town: Path) -> None:
     (record,) = crashes
     assert record["quarantined"] and record["worker"] == "nux" and len(record["times"]) == 3
     rig = status(fast_town)["rigs"][0]
-    assert rig["health"] == "Degraded"
+    assert rig["health"] == "Degraded" and "nux is Quarantined" in rig["reason"]
+    (nux,) = rig["workers"]
+    assert nux["crash"]["status"] == 3 and nux["crash"]["output"] == ["[demo-agent] crashing on purpose"], nux
+    assert "quarantined after 3 crashes" in nux["reason"]
+    assert record["last"] == {"status": 3, "output": ["[demo-agent] crashing on purpose"]}
+    journal = [json.loads(line) for line in (fast_town / ".gt/controller.log").read_text().splitlines()]
+    restarts = [e for e in journal if e.get("reason") == "crashed"]
+    assert restarts and all(e["crash"] == {"status": 3, "output": ["[demo-agent] crashing on purpose"]}
+                            for e in restarts), [e.get("crash") for e in restarts]
     assert hooks(fast_town) == {"dm-greet": "demo/workers/nux"}  # the hook stays
     # Quarantine holds over further passes...
     gt("wake")

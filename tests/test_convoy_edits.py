@@ -171,3 +171,21 @@ def test_a_failing_spawn_is_not_repeated_every_pass_by_the_controller(demo_town:
 def edit_max(town: Path, n: int) -> None:
     rig = town / "manifests/rigs/demo.yaml"
     rig.write_text(rig.read_text().replace("max: 3", f"max: {n}"))
+
+
+def test_moving_an_issue_to_another_rig_converges(demo_town: Path) -> None:
+    """Two rigs over one repository and store: the issue's worker on the first rig stops and
+    releases it, then the second rig's worker takes it; no pass fails on the way."""
+    idle_town(demo_town)
+    rig = (demo_town / "manifests/rigs/demo.yaml").read_text()
+    (demo_town / "manifests/rigs/docs.yaml").write_text(rig.replace("name: demo", "name: docs"))
+    set_issues(demo_town, "dm-greet", "dm-parser")
+    (demo_town / "manifests/convoys/moved.yaml").write_text(
+        "apiVersion: gt/v1\nkind: Convoy\nmetadata: {name: moved}\nspec:\n  rig: docs\n  issues: [dm-readme]\n")
+    outputs = converge(demo_town)
+    assert all(": failed" not in out for out in outputs)
+    sessions = {s.stamps.issue: (s.stamps.rig, s.stamps.worker)
+                for s in observe_sessions(Tmux(Town.load(demo_town).desired.socket)) if not s.dead}
+    assert sessions["dm-readme"][0] == "docs"
+    assert store(demo_town).get("dm-readme").assignee == f"docs/workers/{sessions['dm-readme'][1]}"
+    assert sessions["dm-greet"] == ("demo", "nux")

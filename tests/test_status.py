@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.loop.status import build_status
+from reconciler.loop.status import BAD, build_status
 from reconciler.model import CrashLoopPolicy, TownSpec
 from reconciler.observed import CrashRecord, ObservedState
 from reconciler.plan import plan
@@ -60,6 +60,8 @@ def test_worker_health(case: Case) -> None:
     doc = build_status(d, obs, plan(d, obs, NOW), NOW)
     (worker,) = doc["rigs"][0]["workers"]
     assert worker["health"] == case.expected
+    if worker["health"] in BAD:  # a bad health always says why
+        assert worker["reason"], worker
 
 
 def test_convoy_progress_and_sync() -> None:

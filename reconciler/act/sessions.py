@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import TerminalError
+from ..observed import EXIT_LINE
 from ..plan import WorkerSpec
 from ..programs import resolve, worker_path
 from ..tmux import Tmux, target
@@ -15,9 +16,10 @@ WIDTH, HEIGHT = "200", "50"
 
 # The one shell gt runs, a constant script: the worker's PATH and command arrive as its
 # positional parameters and are never parsed as shell text. It sets PATH (tmux gives a pane
-# its server's PATH whatever new-session -e says) and runs the command as its child, so
-# tmux always sees an exit status to report, even of a program that could not start.
-LAUNCHER = 'PATH=$1; export PATH; shift; "$@"'
+# its server's PATH whatever new-session -e says), runs the command, and prints its exit
+# status last: tmux sometimes marks a pane dead without ever learning the status.
+LAUNCHER = ('PATH=$1; export PATH; shift; "$@"; status=$?; '
+            f'printf "\\n{EXIT_LINE} %d\\n" "$status"; exit "$status"')
 
 
 def launch_argv(command: tuple[str, ...], path: str) -> list[str]:

@@ -68,6 +68,8 @@ def observe_sessions(tmux: Tmux, *, screens: bool = False) -> tuple[ObservedSess
         texts = read_screens(tmux, [s.name for s in sessions if s.stamps.worker],
                              {s.name for s in sessions if s.dead})
         sessions = [replace(s, screen=texts.get(s.name)) for s in sessions]
+        sessions = [replace(s, exit_status=s.launcher_status()) if s.dead and s.exit_status is None else s
+                    for s in sessions]
     names = process_names(s.pane_pid for s in sessions if not s.dead)
     if names is None:
         return tuple(sessions)
