@@ -97,7 +97,7 @@ def check_agents(desired) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
     """Every agent of every Routing (and the built-in one where a rig uses it): is its program
     on the PATH workers get, and will it run as this user?"""
     from .model.presets import BUILTIN_ROUTING
-    from .programs import resolve, worker_path
+    from .observe.programs import lookup_program
 
     routings = list(desired.routings)
     if any(desired.routing_for(r) is BUILTIN_ROUTING for r in desired.rigs):
@@ -107,19 +107,14 @@ def check_agents(desired) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
         for agent in routing.agents:
             name = f"agent {agent.name}"
             where = f"routing {routing.name}, agent {agent.name}"
-            missing = []
-            for rig in rigs:
-                declared = (dict(rig.worker_env) if rig else {}) | dict(agent.env)
-                search = worker_path(declared.get("PATH"))
-                if resolve(agent.program, search, desired.root) is None:
-                    missing.append((rig.name if rig else "(no rig uses it)", search))
+            lookups = [lookup_program(desired, rig, agent) for rig in rigs]
+            missing = [found for found in lookups if found.path is None]
             if missing:
-                rigs_text = ", ".join(r for r, _ in missing)
+                rigs_text = ", ".join(found.rig or "(no rig uses it)" for found in missing)
                 yield Finding(name, "fail", f"{where}: program {agent.program!r} is not on the workers' PATH "
-                              f"({missing[0][1]}); rigs {rigs_text} cannot start it")
+                              f"({missing[0].search}); rigs {rigs_text} cannot start it")
                 continue
-            found = resolve(agent.program, worker_path((dict(agent.env)).get("PATH")), desired.root)
-            yield Finding(name, "ok", f"{where}: {found}")
+            yield Finding(name, "ok", f"{where}: {lookups[0].path}")
             yield from _claude_as_root(agent, where)
 
 

@@ -14,12 +14,14 @@ import os
 import shutil
 import sys
 import sysconfig
+from functools import cache
 
 
-def gt_bin_dirs() -> list[str]:
+@cache
+def gt_bin_dirs() -> tuple[str, ...]:
     """The directories holding the running gt's scripts (gt, gt-demo-agent)."""
     found = [sysconfig.get_path("scripts"), os.path.dirname(sys.executable)]
-    return [d for i, d in enumerate(found) if d and d not in found[:i]]
+    return tuple(d for i, d in enumerate(found) if d and d not in found[:i])
 
 
 def worker_path(declared: str | None = None, caller: str | None = None) -> str:

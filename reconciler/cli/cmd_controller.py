@@ -136,11 +136,6 @@ def shutdown(
            f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
 
 
-def _agent_of(session) -> str:  # type: ignore[no-untyped-def]
-    """The agent a session runs, from the environment gt gave it."""
-    return "" if session is None else session.stamps.agent
-
-
 def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
     """SIGTERM each agent, give it ``grace`` seconds, then kill what is left."""
     from ..observe import observe_sessions
@@ -184,7 +179,7 @@ def nudge(
     if message is None:
         spec = next((r for r in town.desired.rigs if r.name == rig), None)
         routing = town.desired.routing_for(spec) if spec else None
-        agent = next((a for a in routing.agents if a.name == _agent_of(session)), None) if routing else None
+        agent = next((a for a in routing.agents if a.name == session.stamps.agent), None) if routing else None
         message = agent.nudge if agent else DEFAULT_NUDGE
     delivered = send_nudge(town.tmux, session.name, message)
     s.echo(f"nudged {worker}: {'delivered' if delivered else 'typed, Enter not confirmed'}")

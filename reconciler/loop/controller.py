@@ -22,11 +22,10 @@ from .. import __version__
 from ..act import Executor, Outcome
 from ..errors import ManifestError, ManifestProblem, ReconcilerError
 from ..observe.issues import default_stores
-from ..plan import plan as make_plan
 from ..town import Town
 from .lock import TownLock
 from .logs import controller_logger
-from .status import build_status, iso, write_status
+from .status import iso, town_status, write_status
 
 log = logging.getLogger(__name__)
 STARTUP_POLL = 2.0  # after starting workers, look again this soon: dialogs and ready prompts appear
@@ -104,11 +103,8 @@ class Controller:
                       "sync": {"status": "Error", "errors": [p.as_dict() for p in result.errors],
                                "pending": []}, "rigs": [], "convoys": []}
         else:
-            observed = town.observe()
-            after = make_plan(town.desired, observed, now,
-                              max_spawns=town.desired.town.max_spawns_per_pass)
-            status = build_status(town.desired, observed, after, now, errors=result.errors,
-                                  pass_info=info, controller=controller)
+            status, after = town_status(town, now, errors=result.errors, pass_info=info,
+                                        controller=controller)
             spawned = any(o.action.op.value in ("spawn", "respawn", "restart") and not o.failed
                           for o in result.outcomes)
             due = [d for d in (after.requeue_after, STARTUP_POLL if spawned else None) if d is not None]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_atomic
 from ..errors import ManifestProblem
@@ -29,6 +29,10 @@ from ..observed import (
     worker_of,
 )
 from ..plan import Level, Plan
+from ..plan import plan as make_plan
+
+if TYPE_CHECKING:
+    from ..town import Town
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
 STATUS_FILE = "status.json"
@@ -217,12 +221,18 @@ def read_status_file(root: Path) -> tuple[dict[str, Any] | None, str]:
     return data, ""
 
 
-def observed_status(root: Path, now: float) -> dict[str, Any]:
-    """Status made now from what is observed, for when no controller has written one."""
-    from ..plan import plan as make_plan
-    from ..town import Town
-
-    town = Town.load(root)
+def town_status(town: Town, now: float, *, errors: Sequence[ManifestProblem] = (),
+                pass_info: dict[str, Any] | None = None,
+                controller: dict[str, Any] | None = None) -> tuple[dict[str, Any], Plan]:
+    """Observe the town, plan what is left to do, and judge it: the status and that plan."""
     observed = town.observe()
     after = make_plan(town.desired, observed, now, max_spawns=town.desired.town.max_spawns_per_pass)
-    return build_status(town.desired, observed, after, now, controller={"running": False})
+    return build_status(town.desired, observed, after, now, errors=errors, pass_info=pass_info,
+                        controller=controller), after
+
+
+def observed_status(root: Path, now: float) -> dict[str, Any]:
+    """Status made now from what is observed, for when no controller has written one."""
+    from ..town import Town
+
+    return town_status(Town.load(root), now, controller={"running": False})[0]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from ..model import DesiredState
+from ..model import AgentSpec, DesiredState, RigSpec
 from ..observed import ProgramLookup
 from ..programs import resolve, worker_path
 
 
+def lookup_program(desired: DesiredState, rig: RigSpec | None, agent: AgentSpec) -> ProgramLookup:
+    """Where ``agent``'s program is for a worker of ``rig`` (None: a worker with no rig env)."""
+    declared = (dict(rig.worker_env) if rig else {}) | dict(agent.env)
+    search = worker_path(declared.get("PATH"))
+    return ProgramLookup(rig.name if rig else "", agent.name, agent.program,
+                         resolve(agent.program, search, desired.root), search)
+
+
 def observe_programs(desired: DesiredState) -> tuple[ProgramLookup, ...]:
-    """One lookup per rig and agent of the rig's Routing, with the PATH a worker of that rig gets."""
-    found = []
-    for rig in desired.rigs:
-        for agent in desired.routing_for(rig).agents:
-            declared = (dict(rig.worker_env) | dict(agent.env)).get("PATH")
-            search = worker_path(declared)
-            found.append(ProgramLookup(rig.name, agent.name, agent.program,
-                                       resolve(agent.program, search, desired.root), search))
-    return tuple(found)
+    """One lookup per rig and agent of the rig's Routing."""
+    return tuple(lookup_program(desired, rig, agent)
+                 for rig in desired.rigs for agent in desired.routing_for(rig).agents)

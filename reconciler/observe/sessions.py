@@ -67,14 +67,20 @@ def observe_sessions(tmux: Tmux, *, screens: bool = False) -> tuple[ObservedSess
     if screens:
         texts = read_screens(tmux, [s.name for s in sessions if s.stamps.worker],
                              {s.name for s in sessions if s.dead})
-        sessions = [replace(s, screen=texts.get(s.name)) for s in sessions]
-        sessions = [replace(s, exit_status=s.launcher_status()) if s.dead and s.exit_status is None else s
-                    for s in sessions]
+        sessions = [_with_screen(s, texts.get(s.name)) for s in sessions]
     names = process_names(s.pane_pid for s in sessions if not s.dead)
     if names is None:
         return tuple(sessions)
     return tuple(replace(s, processes=names.get(s.pane_pid, ())) if not s.dead else s
                  for s in sessions)
+
+
+def _with_screen(session: ObservedSession, screen: tuple[str, ...] | None) -> ObservedSession:
+    """The session with its pane text; a dead one whose status tmux missed gets the launcher's."""
+    session = replace(session, screen=screen)
+    if session.dead and session.exit_status is None:
+        session = replace(session, exit_status=session.launcher_status())
+    return session
 
 
 def read_screens(tmux: Tmux, names: list[str], dead: set[str]) -> dict[str, tuple[str, ...]]:

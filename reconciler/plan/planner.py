@@ -132,10 +132,11 @@ class RigPlanner(LivePlanner):
 
     def spec(self, worker: str, issue: ObservedIssue) -> WorkerSpec:
         """The worker as the manifests describe it, its program as found (or as declared)."""
-        agent = self.routing.agent(self.routing.pick(issue.labels, issue.title, issue.issue_type,
-                                                     issue.priority)[0].agent)
-        found = self.observed.program(self.rig.name, agent.name)
-        return worker_spec(self.desired, self.rig, worker, issue, found.path if found else None)
+        return worker_spec(self.desired, self.rig, worker, issue, self.program_path)
+
+    def program_path(self, agent: str) -> str | None:
+        found = self.observed.program(self.rig.name, agent)
+        return found.path if found else None
 
     def startable(self, worker: str, issue: ObservedIssue, op: Op) -> WorkerSpec | None:
         """The spec to start, or None (with the note saying why) when it cannot start now."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from ..model import DesiredState, PromptVia, RigSpec
 from ..observed import ObservedIssue, role_of, session_name
@@ -49,11 +49,11 @@ def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd:
 
 
 def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: ObservedIssue,
-                program: str | None = None) -> WorkerSpec:
+                program_of: Callable[[str], str | None] | None = None) -> WorkerSpec:
     """Everything needed to start ``worker`` on ``issue``.
 
-    ``program`` is where the agent's program was found (an absolute path); without it
-    the command keeps the program as declared. The fingerprint hashes what the
+    ``program_of`` says where an agent's program was found (an absolute path, by agent
+    name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
     manifests declare, so moving the program on disk is not drift.
     """
     routing = desired.routing_for(rig)
@@ -80,6 +80,7 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     env_pairs = tuple(sorted(env.items()))
     prompt = agent.start_prompt(rig.name, worker, issue.id)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
+    program = program_of(agent.name) if program_of else None
     command = ((program,) + declared[1:]) if program else declared
     if rule is None:
         chosen = "default"
