@@ -26,10 +26,10 @@ DEFAULT_DIR = ROOT.parent / "shared" / "fixtures" / "beads"
 CHANGED_KEYS = {"status", "assignee", "updated_at", "closed_at", "close_reason"}
 
 try:
-    from reconciler.beads.embedded import JsonlStore
+    from reconciler.clients.beads.embedded import JsonlStore
 except ImportError:  # run from a checkout that is not pip-installed
     sys.path.insert(0, str(ROOT))
-    from reconciler.beads.embedded import JsonlStore
+    from reconciler.clients.beads.embedded import JsonlStore
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """The controller as a real background process: commit latency, idle CPU, memory.
 
-Every town is a demo town (reconciler.scaffold.init_town(demo=True)) in a private temp
+Every town is a demo town (reconciler.ops.scaffold.init_town(demo=True)) in a private temp
 directory, with a temp HOME, SHELL=/bin/sh and no TMUX; the demo agent works fast
 (GT_DEMO_DELAY 0.1 s). Each town's controller is started with `gt --town DIR start`
 (which returns after the first pass), and every controller, tmux server and socket is
@@ -45,12 +45,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.loop import holder_alive
+from reconciler.clients.lock import holder_alive
+from reconciler.clients.tmux import Tmux
 from reconciler.loop.status import read_status
-from reconciler.observe import observe_sessions
-from reconciler.scaffold import init_town
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.loop.town import Town
+from reconciler.observe.sessions import observe_sessions
+from reconciler.ops.scaffold import init_town
 
 POLL = 0.01
 INTERVAL = 30.0  # the default Town manifest's controller interval, which these towns keep

@@ -67,9 +67,9 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
 
     if shutil.which("tmux") is None:
         pytest.skip("tmux not installed")
-    from reconciler.scaffold import init_town
-    from reconciler.tmux import Tmux
-    from reconciler.town import Town
+    from reconciler.clients.tmux import Tmux
+    from reconciler.loop.town import Town
+    from reconciler.ops.scaffold import init_town
 
     root = tmp_path / "town"
     init_town(root, demo=True)
@@ -103,7 +103,7 @@ def fast_town(demo_town: Path):  # type: ignore[no-untyped-def]
 
     (demo_town / "manifests" / "town.yaml").write_text(FAST_TOWN)
     yield demo_town
-    from reconciler.loop import holder_alive
+    from reconciler.clients.lock import holder_alive
 
     pid = holder_alive(demo_town)
     if pid and pid > 0:

@@ -13,7 +13,8 @@ from reconciler.model import (
     RoutingRule,
     RoutingSpec,
 )
-from reconciler.observed import (
+from reconciler.model.actions import Action, Note, Plan
+from reconciler.model.observed import (
     CrashRecord,
     ObservedIssue,
     ObservedRig,
@@ -24,7 +25,6 @@ from reconciler.observed import (
     role_of,
     session_name,
 )
-from reconciler.plan import Action, Note, Plan
 from reconciler.plan.workers import worker_spec
 
 ROOT = "/town"

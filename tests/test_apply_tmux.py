@@ -9,12 +9,12 @@ import git
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.observe import observe_sessions
-from reconciler.observed import DONE_LABEL
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.tmux import Tmux
+from reconciler.loop.town import Town
+from reconciler.model.observed import DONE_LABEL
+from reconciler.observe.sessions import observe_sessions
 
 from .conftest import wait_for
 
@@ -227,7 +227,7 @@ def test_a_name_whose_place_is_taken_is_not_handed_out(demo_town: Path) -> None:
 
 
 def test_one_failed_action_does_not_stop_the_others(demo_town: Path) -> None:
-    from reconciler.act import Executor
+    from reconciler.act.executor import Executor
 
     set_agent_mode(demo_town, "idle")
     town = Town.load(demo_town)
@@ -308,7 +308,7 @@ def test_attach_wants_rig_slash_worker(demo_town: Path) -> None:
 
 
 def test_many_workers_start_in_a_few_tmux_calls(demo_town: Path) -> None:
-    from reconciler.act import Executor
+    from reconciler.act.executor import Executor
     from reconciler.observe.issues import default_stores
 
     set_agent_mode(demo_town, "idle")

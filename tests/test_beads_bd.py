@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.beads import Dependency, open_store
-from reconciler.beads.bdcli import BdStore, HookNotLanded, decode_output, strip_warnings
+from reconciler.clients.beads import Dependency, open_store
+from reconciler.clients.beads.bdcli import BdStore, HookNotLanded, decode_output, strip_warnings
 from reconciler.errors import BdCommandError, HookConflict, IssueNotFound
 
 FAKE_BD = """#!{python}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from reconciler.beads import ids
+from reconciler.clients.beads import ids
 
 
 def test_base36_pads_and_keeps_the_last_digits() -> None:

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from reconciler.beads import (
+from reconciler.clients.beads import (
     UNSET,
     InvalidIssueId,
     Issue,
     IssueExists,
     open_store,
 )
-from reconciler.beads.embedded import JsonlStore
+from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.errors import HookConflict, IssueNotFound, StoreCorrupt, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -461,7 +461,7 @@ WORKER = textwrap.dedent(
     """
     import json, random, sys
     from pathlib import Path
-    from reconciler.beads.embedded import JsonlStore
+    from reconciler.clients.beads.embedded import JsonlStore
     from reconciler.errors import HookConflict
 
     path, name, rounds, ids = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4].split(",")
@@ -530,7 +530,7 @@ CRASH_WRITER = textwrap.dedent(
     """
     import random, sys
     from pathlib import Path
-    from reconciler.beads.embedded import JsonlStore
+    from reconciler.clients.beads.embedded import JsonlStore
 
     store = JsonlStore(Path(sys.argv[1]), "cr", actor="writer")
     rng = random.Random()

@@ -59,12 +59,12 @@ def test_gt_town_from_the_environment_is_named_as_such(tmp_path: Path) -> None:
 
 def test_an_unexpected_error_is_one_line_exit_3_and_journaled(small_town: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import reconciler.manifests
+    import reconciler.manifests.loader
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(reconciler.manifests, "load_desired_state", boom)
+    monkeypatch.setattr(reconciler.manifests.loader, "load_desired_state", boom)
     code, out, err = gt("validate")
     assert code == 3 and out == ""
     journal = small_town / ".gt" / "controller.log"

@@ -11,13 +11,13 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.loop import holder_alive
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.lock import holder_alive
+from reconciler.clients.tmux import Tmux
 from reconciler.loop.status import read_status
-from reconciler.observe import observe_sessions
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.loop.town import Town
+from reconciler.observe.sessions import observe_sessions
 
 from .conftest import commit_all, wait_for
 

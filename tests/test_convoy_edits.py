@@ -11,11 +11,11 @@ from pathlib import Path
 import git
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.observe import observe_sessions
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.tmux import Tmux
+from reconciler.loop.town import Town
+from reconciler.observe.sessions import observe_sessions
 
 from .conftest import commit_all
 
@@ -149,7 +149,7 @@ def test_an_issue_closed_by_hand_frees_its_worker_and_worktree(demo_town: Path) 
 
 def test_a_failing_spawn_is_not_repeated_every_pass_by_the_controller(demo_town: Path) -> None:
     """A failure gt could not foresee is remembered: the next passes back off and say so."""
-    from reconciler.act import Executor
+    from reconciler.act.executor import Executor
 
     idle_town(demo_town)
     set_issues(demo_town, "dm-greet", "dm-parser", "dm-readme", "dm-new", parallelism=4)

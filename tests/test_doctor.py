@@ -8,10 +8,10 @@ from pathlib import Path
 import git
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.tmux import Tmux
+from reconciler.loop.town import Town
 
 runner = CliRunner()
 

@@ -15,12 +15,12 @@ import git
 import yaml
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.loop import TownLock
-from reconciler.observe import observe_sessions
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.lock import TownLock
+from reconciler.clients.tmux import Tmux
+from reconciler.loop.town import Town
+from reconciler.observe.sessions import observe_sessions
 
 from .conftest import wait_for
 
@@ -255,7 +255,7 @@ def test_a_missing_or_corrupt_status_file_with_a_live_controller_says_so(demo_to
 
 
 def test_a_failed_action_makes_the_rig_degraded_with_the_failure_named(demo_town: Path) -> None:
-    from reconciler.act import Executor
+    from reconciler.act.executor import Executor
 
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)

@@ -26,11 +26,11 @@ import git
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.beads.embedded import JsonlStore
 from reconciler.cli import app
-from reconciler.observed import DONE_LABEL
-from reconciler.tmux import Tmux
-from reconciler.town import Town
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.tmux import Tmux
+from reconciler.loop.town import Town
+from reconciler.model.observed import DONE_LABEL
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.tmux
@@ -271,7 +271,7 @@ def test_town_path_with_tmux_format_and_shell_syntax_runs_nothing(
     a town kept in a directory named like a payload still starts its worker in the right place."""
     import shutil
 
-    from reconciler.scaffold import init_town
+    from reconciler.ops.scaffold import init_town
 
     if shutil.which("tmux") is None:
         pytest.skip("tmux not installed")

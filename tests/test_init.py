@@ -8,9 +8,9 @@ from pathlib import Path
 import git
 from typer.testing import CliRunner
 
-from reconciler.beads import open_store
 from reconciler.cli import app
-from reconciler.manifests import load_desired_state
+from reconciler.clients.beads import open_store
+from reconciler.manifests.loader import load_desired_state
 
 runner = CliRunner()
 

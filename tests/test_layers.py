@@ -13,10 +13,10 @@ PACKAGE = REPO_ROOT / "reconciler"
 # module prefix -> what it may never import
 FORBIDDEN = {
     "reconciler.model": ("reconciler.", "libtmux", "subprocess", "watchdog", "git", "yaml", "jsonschema"),
-    "reconciler.observed": ("reconciler.plan", "reconciler.act", "reconciler.observe", "reconciler.loop",
+    "reconciler.model.observed": ("reconciler.plan", "reconciler.act", "reconciler.observe", "reconciler.loop",
                             "reconciler.cli", "libtmux", "subprocess", "watchdog", "git"),
     "reconciler.plan": ("reconciler.act", "reconciler.observe", "reconciler.loop", "reconciler.cli",
-                        "reconciler.tmux", "reconciler.beads", "libtmux", "subprocess", "watchdog", "git",
+                        "reconciler.clients.tmux", "reconciler.clients.beads", "libtmux", "subprocess", "watchdog", "git",
                         "time", "os"),
     "reconciler.manifests": ("reconciler.plan", "reconciler.act", "reconciler.observe", "reconciler.loop",
                              "reconciler.cli", "libtmux", "subprocess", "watchdog", "git"),

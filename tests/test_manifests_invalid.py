@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ManifestError
-from reconciler.manifests import load_desired_state
+from reconciler.manifests.loader import load_desired_state
 
 from .conftest import write_tree
 from .manifest_texts import CONVOY, RIG, ROUTING

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifests import load_desired_state
+from reconciler.manifests.loader import load_desired_state
 from reconciler.model import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
 from reconciler.model.presets import BUILTIN_ROUTING
 

@@ -9,14 +9,15 @@ from dataclasses import replace
 import pytest
 
 from reconciler.model import AgentSpec, DesiredState, Dialog, ModelSpec, PromptVia, RoutingSpec
-from reconciler.observed import (
+from reconciler.model.actions import Level, Op, Plan
+from reconciler.model.observed import (
     CrashRecord,
     FailureRecord,
     ObservedState,
     ObservedWorktree,
     ProgramLookup,
 )
-from reconciler.plan import Level, Op, Plan, plan
+from reconciler.plan.planner import plan
 from tests.plan_builders import (
     NOW,
     convoy,

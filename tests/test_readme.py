@@ -12,7 +12,7 @@ import tempfile
 import git
 import pytest
 
-from reconciler.beads.embedded import JsonlStore
+from reconciler.clients.beads.embedded import JsonlStore
 
 from .conftest import REPO_ROOT
 

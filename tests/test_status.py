@@ -9,8 +9,8 @@ import pytest
 
 from reconciler.loop.status import BAD, build_status
 from reconciler.model import CrashLoopPolicy, TownSpec
-from reconciler.observed import CrashRecord, ObservedState
-from reconciler.plan import plan
+from reconciler.model.observed import CrashRecord, ObservedState
+from reconciler.plan.planner import plan
 
 from .plan_builders import NOW, convoy, desired, hooked, issue, obs_rig, observed, rig, session
 

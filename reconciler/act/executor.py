@@ -16,17 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import history
-from ..beads import IssueStore
-from ..errors import HookConflict, ReconcilerError, StoreError, TerminalError
-from ..model import DesiredState
-from ..observe import StoreFactory, observe_sessions
-from ..observe.worktrees import examine, worktree_branch
-from ..observed import DONE_LABEL, HELD_STATUSES, role_of
-from ..plan import Action, Op, Plan
-from ..plan.workers import rig_repo_path
-from ..tmux import Tmux
-from . import gitops, sessions
+from reconciler.act import sessions
+from reconciler.clients import git as gitops
+from reconciler.clients import history
+from reconciler.clients.beads import IssueStore
+from reconciler.clients.tmux import Tmux
+from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError
+from reconciler.model import DesiredState
+from reconciler.model.actions import Action, Op, Plan
+from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
+from reconciler.observe.issues import StoreFactory
+from reconciler.observe.sessions import observe_sessions
+from reconciler.observe.worktrees import examine, worktree_branch
+from reconciler.plan.workers import rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
@@ -232,7 +234,7 @@ class Executor:
 
     def mail_store(self) -> IssueStore:
         """The town's own store (.beads/ at the town root), where mail lives."""
-        from ..beads.embedded import JsonlStore
+        from reconciler.clients.beads.embedded import JsonlStore
 
         root = Path(self.desired.root)
         return JsonlStore(root / ".beads" / "issues.jsonl", self.desired.town.beads_prefix, actor="gt")

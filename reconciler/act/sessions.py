@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..errors import TerminalError
-from ..observed import EXIT_LINE
-from ..plan import WorkerSpec
-from ..programs import resolve, worker_path
-from ..tmux import Tmux, target
+from reconciler.clients.programs import resolve, worker_path
+from reconciler.clients.tmux import Tmux, target
+from reconciler.errors import TerminalError
+from reconciler.model.actions import WorkerSpec
+from reconciler.model.observed import EXIT_LINE
 
 WIDTH, HEIGHT = "200", "50"
 

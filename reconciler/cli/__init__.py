@@ -16,9 +16,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from .. import __version__
-from ..errors import ManifestError, ManifestProblem, ReconcilerError
-from .settings import ColorMode, OutputMode, Settings
+from reconciler import __version__
+from reconciler.cli.settings import ColorMode, OutputMode, Settings
+from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
 
 UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
 
@@ -129,7 +129,7 @@ def _journal_unexpected(s: Settings, command: str, exc: Exception) -> str:
 
     try:
         root = s.town_root()
-        from ..loop.logs import controller_logger
+        from reconciler.loop.logs import controller_logger
 
         controller_logger(root).error("unexpected error", extra={"gt": {
             "action": f"gt {command}", "outcome": "failed", "error": f"{type(exc).__name__}: {exc}",
@@ -142,7 +142,7 @@ def _journal_unexpected(s: Settings, command: str, exc: Exception) -> str:
 
 def report_problems(s: Settings, problems: tuple[ManifestProblem, ...]) -> None:
     """Every manifest problem on stderr as path:line:col: pointer: message, then a count."""
-    from .render import plural
+    from reconciler.cli.render import plural
 
     for p in problems:
         where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
@@ -188,7 +188,7 @@ def root(
     ctx.obj = Settings(town=town, output=output, color=color, town_from_option=not from_env)
 
 
-from . import (
+from reconciler.cli import (
     cmd_controller,
     cmd_demo,
     cmd_init,

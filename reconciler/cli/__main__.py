@@ -1,3 +1,3 @@
-from . import main
+from reconciler.cli import main
 
 main()

@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ReconcilerError, UsageError
-from ..model import DEFAULT_NUDGE
-from . import GtCommand, app, maps_errors, settings
-from .render import plural
+from reconciler.cli import GtCommand, app, maps_errors, settings
+from reconciler.cli.render import plural
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.model import DEFAULT_NUDGE
 
 controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
 rig_app = typer.Typer(no_args_is_help=True, help="Rig operations (reset).")
@@ -38,13 +38,13 @@ def controller_run(
 
     For systemd or a container; Ctrl-C stops it.
     """
-    from ..loop import Controller
+    from reconciler.loop.controller import Controller
 
     Controller(settings(ctx).town_root()).run(max_passes=1 if once else None)
 
 
 def _answered(root: Path, pid: int) -> bool:
-    from ..loop.status import read_status
+    from reconciler.loop.status import read_status
 
     status = read_status(root) or {}
     return status.get("controller", {}).get("pid") == pid and bool(status.get("lastPass"))
@@ -52,7 +52,7 @@ def _answered(root: Path, pid: int) -> bool:
 
 def start_controller(root: Path) -> tuple[int, bool]:
     """Start the steward in the background; (pid, started) once it has answered with a pass."""
-    from ..loop import holder_alive
+    from reconciler.clients.lock import holder_alive
 
     running = holder_alive(root)
     if running:
@@ -98,7 +98,7 @@ def wake(ctx: typer.Context) -> None:
 
     Starts it if it is down.
     """
-    from ..loop import holder_alive
+    from reconciler.clients.lock import holder_alive
 
     s = settings(ctx)
     root = s.town_root()
@@ -121,8 +121,8 @@ def shutdown(
 
     Worktrees stay too, so gt start resumes the same work.
     """
-    from ..loop import TownLock, holder_alive
-    from ..town import Town
+    from reconciler.clients.lock import TownLock, holder_alive
+    from reconciler.loop.town import Town
 
     s = settings(ctx)
     root = s.town_root()
@@ -138,7 +138,7 @@ def shutdown(
 
 def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
     """SIGTERM each agent, give it ``grace`` seconds, then kill what is left."""
-    from ..observe import observe_sessions
+    from reconciler.observe.sessions import observe_sessions
 
     live = observe_sessions(town.tmux)
     for session in live:
@@ -165,9 +165,9 @@ def nudge(
 
     Then an Enter that is checked; the default message is the agent's nudge.
     """
-    from ..act.sessions import nudge as send_nudge
-    from ..observe import observe_sessions
-    from ..town import Town
+    from reconciler.act.sessions import nudge as send_nudge
+    from reconciler.loop.town import Town
+    from reconciler.observe.sessions import observe_sessions
 
     s = settings(ctx)
     town = Town.load(s.town_root())
@@ -194,9 +194,9 @@ def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(metavar="RI
 
     Quarantined workers start again and failed actions are retried at once.
     """
-    from .. import history
-    from ..loop import holder_alive
-    from ..manifests import load_desired_state
+    from reconciler.clients import history
+    from reconciler.clients.lock import holder_alive
+    from reconciler.manifests.loader import load_desired_state
 
     s = settings(ctx)
     root = s.town_root()

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from . import GtCommand, app, maps_errors, settings
-from .cmd_status import current_status, status_lines
+from reconciler.cli import GtCommand, app, maps_errors, settings
+from reconciler.cli.cmd_status import current_status, status_lines
 
 GIVE_UP = frozenset({"Quarantined", "Error"})  # health that waiting will not cure
 
@@ -47,8 +47,8 @@ def demo(
     The demo needs no Claude, no network and no bd. DIR is created unless it holds a town;
     the command returns once every issue is merged, leaving the controller running.
     """
-    from ..scaffold import init_town
-    from .cmd_controller import start_controller
+    from reconciler.cli.cmd_controller import start_controller
+    from reconciler.ops.scaffold import init_town
 
     s = settings(ctx)
     root = directory.resolve()

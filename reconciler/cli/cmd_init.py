@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import GtCommand, OutputOption, app, maps_errors, settings
+from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 
 
 @app.command(cls=GtCommand)
@@ -23,7 +23,7 @@ def init(
 
     The manifests validate as written; --demo adds a demo rig and its issues.
     """
-    from ..scaffold import init_town
+    from reconciler.ops.scaffold import init_town
 
     result = init_town(directory or Path.cwd(), demo=demo)
     s = settings(ctx, output)

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
-from . import GtCommand, OutputOption, app, maps_errors, settings
-from .render import outcome_line, plan_lines, plural
+from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
+from reconciler.cli.render import outcome_line, plan_lines, plural
+from reconciler.errors import UsageError
 
 
 def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from ..town import Town
+    from reconciler.loop.town import Town
 
     return Town.load(settings(ctx).town_root())
 
@@ -35,7 +35,7 @@ def diff(
     town = _town(ctx)
     plan, _ = town.plan(time.time(), prune=prune, backoff=False)
     if out is not None:
-        from ..atomic import write_atomic
+        from reconciler.clients.files import write_atomic
 
         write_atomic(out, json.dumps(plan.to_dict(), indent=2) + "\n")
     if s.json:
@@ -60,7 +60,7 @@ def apply(
     output: OutputOption = None,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
-    from ..loop import TownLock
+    from reconciler.clients.lock import TownLock
 
     s = settings(ctx, output)
     town = _town(ctx)
@@ -76,8 +76,8 @@ def apply(
 
 def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
                   allow_empty: bool, why: bool) -> int:
-    from ..act import Executor
-    from ..plan import Plan
+    from reconciler.act.executor import Executor
+    from reconciler.model.actions import Plan
 
     if plan_file is not None:
         try:
@@ -141,8 +141,8 @@ def attach(
     import os
     import shutil
 
-    from ..manifests import load_desired_state
-    from ..observed import session_name
+    from reconciler.manifests.loader import load_desired_state
+    from reconciler.model.observed import session_name
 
     rig, _, name = worker.partition("/")
     if not rig or not name:

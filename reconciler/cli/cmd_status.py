@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from . import GtCommand, OutputOption, app, maps_errors, settings
-from .render import plural
-from .settings import Settings
+from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
+from reconciler.cli.render import plural
+from reconciler.cli.settings import Settings
 
 HEALTH_STYLE = {"Working": "green", "Idle": "cyan", "Starting": "cyan", "Stuck": "red",
                 "CrashLoop": "red", "Quarantined": "red", "Blocked": "red", "Error": "red",
@@ -73,8 +73,8 @@ def _worker_lines(w: dict[str, Any], s: Settings) -> list[str]:
 
 def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
     """The controller's status when one runs and wrote it; else what is observed now, saying why."""
-    from ..loop import holder_alive
-    from ..loop.status import observed_status, read_status_file, status_path
+    from reconciler.clients.lock import holder_alive
+    from reconciler.loop.status import observed_status, read_status_file, status_path
 
     alive = holder_alive(root)
     pid = alive if alive and alive > 0 else None
@@ -145,7 +145,7 @@ def doctor(
     Tools, manifests, agents, stores, the controller, sessions and worktrees.
     Exit 0 when no check failed, 1 when one did.
     """
-    from ..doctor import run_checks
+    from reconciler.ops.doctor import run_checks
 
     s = settings(ctx, output)
     findings = run_checks(s.town_root(), fix=fix)

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ManifestError, UsageError
-from . import GtCommand, OutputOption, app, maps_errors, report_problems, settings
-from .render import plural
+from reconciler.cli import GtCommand, OutputOption, app, maps_errors, report_problems, settings
+from reconciler.cli.render import plural
+from reconciler.errors import ManifestError, UsageError
 
 
 def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
@@ -34,7 +34,7 @@ def validate(
     output: OutputOption = None,
 ) -> None:
     """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid."""
-    from ..manifests import load_desired_state
+    from reconciler.manifests.loader import load_desired_state
 
     s = settings(ctx, output)
     target = manifests_dir(ctx, directory)
@@ -64,7 +64,7 @@ def schema(
 
     Self-contained, for editors; always JSON.
     """
-    from ..manifests.schemas import KIND_FILES, bundled_schema, kind_for
+    from reconciler.manifests.schemas import KIND_FILES, bundled_schema, kind_for
 
     found = kind_for(kind)
     if found is None:

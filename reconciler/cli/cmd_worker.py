@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from . import GtCommand, OutputOption, app, maps_errors, settings
+from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 
 TARGET_HELP = "A worker as RIG/WORKER; default: the worker whose session this is."
 
 
 def _context(ctx: typer.Context, target: str | None):  # type: ignore[no-untyped-def]
-    from ..ops.worker import context
+    from reconciler.ops.worker import context
 
     s = settings(ctx)
     town = s.town_root() if target is not None else None
@@ -28,7 +28,7 @@ def prime(
     output: OutputOption = None,
 ) -> None:
     """What an agent reads at start: who, hook, mail, what to do."""
-    from ..ops.prime import prime_document, prime_text
+    from reconciler.ops.prime import prime_document, prime_text
 
     s = settings(ctx, output)
     doc = prime_document(_context(ctx, target))
@@ -43,7 +43,7 @@ def hook(
     output: OutputOption = None,
 ) -> None:
     """Show the issue on a worker's hook. From inside the worker, its first call marks it in progress."""
-    from ..ops.worker import take_hook
+    from reconciler.ops.worker import take_hook
 
     s = settings(ctx, output)
     wc = _context(ctx, target)
@@ -64,7 +64,7 @@ def done(ctx: typer.Context, output: OutputOption = None) -> None:
 
     Commit your work first.
     """
-    from ..ops.worker import context, report_done
+    from reconciler.ops.worker import context, report_done
 
     s = settings(ctx, output)
     issue = report_done(context(None, None))

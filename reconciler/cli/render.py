@@ -6,11 +6,11 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .settings import Settings
+from reconciler.cli.settings import Settings
 
 if TYPE_CHECKING:
-    from ..act import Outcome
-    from ..plan import Note, Plan
+    from reconciler.act.executor import Outcome
+    from reconciler.model.actions import Note, Plan
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "cyan"}
 LEVEL_COLORS = {"info": "cyan", "warn": "yellow", "error": "red"}

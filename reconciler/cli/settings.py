@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import NotATown, TownNotFound
+from reconciler.errors import NotATown, TownNotFound
 
 
 class OutputMode(str, enum.Enum):

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..act import Executor, Outcome
-from ..errors import ManifestError, ManifestProblem, ReconcilerError
-from ..observe.issues import default_stores
-from ..town import Town
-from .lock import TownLock
-from .logs import controller_logger
-from .status import iso, town_status, write_status
+from reconciler import __version__
+from reconciler.act.executor import Executor, Outcome
+from reconciler.clients.lock import TownLock
+from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
+from reconciler.loop.logs import controller_logger
+from reconciler.loop.status import iso, town_status, write_status
+from reconciler.loop.town import Town
+from reconciler.observe.issues import default_stores
 
 log = logging.getLogger(__name__)
 STARTUP_POLL = 2.0  # after starting workers, look again this soon: dialogs and ready prompts appear
@@ -143,7 +143,7 @@ class Controller:
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
             signal.signal(signal.SIGINT, lambda *_: self.stop())
             signal.signal(signal.SIGUSR1, lambda *_: self.wake())
-            from .watch import TownWatcher
+            from reconciler.loop.watch import TownWatcher
 
             watcher = TownWatcher(self.root, lambda: self.wake(debounced=True))
             self.journal.info("controller started", extra={"gt": {"action": "start", "pid": os.getpid()}})
@@ -160,7 +160,7 @@ class Controller:
             lock.release()
 
     def _store_dirs(self) -> list[Path]:
-        from ..plan.workers import rig_repo_path
+        from reconciler.plan.workers import rig_repo_path
 
         if self.town is None:
             return []

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..atomic import write_atomic
-from ..errors import ManifestProblem
-from ..model import DesiredState, RigSpec
-from ..observed import (
+from reconciler.clients.files import write_atomic
+from reconciler.errors import ManifestProblem
+from reconciler.model import DesiredState, RigSpec
+from reconciler.model.actions import Level, Plan
+from reconciler.model.observed import (
     HELD_STATUSES,
     CrashRecord,
     FailureRecord,
@@ -28,11 +29,10 @@ from ..observed import (
     held_hooks,
     worker_of,
 )
-from ..plan import Level, Plan
-from ..plan import plan as make_plan
+from reconciler.plan.planner import plan as make_plan
 
 if TYPE_CHECKING:
-    from ..town import Town
+    from reconciler.loop.town import Town
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
 STATUS_FILE = "status.json"
@@ -233,6 +233,6 @@ def town_status(town: Town, now: float, *, errors: Sequence[ManifestProblem] = (
 
 def observed_status(root: Path, now: float) -> dict[str, Any]:
     """Status made now from what is observed, for when no controller has written one."""
-    from ..town import Town
+    from reconciler.loop.town import Town
 
     return town_status(Town.load(root), now, controller={"running": False})[0]

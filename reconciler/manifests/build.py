@@ -6,7 +6,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from ..model import (
+from reconciler.model import (
     AgentSpec,
     ConvoySpec,
     CrashLoopPolicy,
@@ -22,10 +22,10 @@ from ..model import (
     TownSpec,
     WitnessPolicy,
 )
-from ..model.presets import PRESETS, preset_for
+from reconciler.model.presets import PRESETS, preset_for
 
 if TYPE_CHECKING:
-    from .loader import Manifest
+    from reconciler.manifests.loader import Manifest
 
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ManifestError, ManifestProblem
-from ..model import DesiredState, Source
-from . import build
-from .schemas import KIND_FILES, apply_defaults, iter_schema_errors
-from .yamlsource import Document, Pointer, read_documents, render_pointer
+from reconciler.errors import ManifestError, ManifestProblem
+from reconciler.manifests import build
+from reconciler.manifests.schemas import KIND_FILES, apply_defaults, iter_schema_errors
+from reconciler.manifests.yamlsource import Document, Pointer, read_documents, render_pointer
+from reconciler.model import DesiredState, Source
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 

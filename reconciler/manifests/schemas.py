@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .yamlsource import Pointer
+from reconciler.manifests.yamlsource import Pointer
 
 KIND_FILES = {
     "Town": "town.schema.json",

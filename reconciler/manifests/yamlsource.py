@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ManifestProblem
+from reconciler.errors import ManifestProblem
 
 Pointer = tuple[str | int, ...]
 

@@ -232,7 +232,7 @@ class DesiredState:
         for routing in self.routings:
             if routing.name == rig.routing:
                 return routing
-        from .presets import BUILTIN_ROUTING
+        from reconciler.model.presets import BUILTIN_ROUTING
 
         return BUILTIN_ROUTING
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..beads import Issue, IssueStore
-from ..errors import ReconcilerError
-from ..model import DesiredState, RigSpec
-from ..observed import DONE_STATUSES, ObservedIssue, ObservedRig
-from ..plan.workers import is_url, rig_repo_path
-from .worktrees import observe_worktrees
+from reconciler.clients.beads import Issue, IssueStore
+from reconciler.errors import ReconcilerError
+from reconciler.model import DesiredState, RigSpec
+from reconciler.model.observed import DONE_STATUSES, ObservedIssue, ObservedRig
+from reconciler.observe.worktrees import observe_worktrees
+from reconciler.plan.workers import is_url, rig_repo_path
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
 
@@ -19,10 +19,10 @@ def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> Is
     """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
     repo = Path(rig_repo_path(desired, rig))
     if desired.town.beads_backend == "bd":
-        from ..beads.bdcli import BdStore
+        from reconciler.clients.beads.bdcli import BdStore
 
         return BdStore(repo, rig.prefix, actor=actor)
-    from ..beads.embedded import JsonlStore
+    from reconciler.clients.beads.embedded import JsonlStore
 
     return JsonlStore(repo / rig.beads_path / "issues.jsonl", rig.prefix, actor=actor)
 

@@ -1,10 +1,10 @@
-"""Find each agent's program on the PATH its workers will have (see reconciler.programs)."""
+"""Find each agent's program on the PATH its workers will have (see reconciler.clients.programs)."""
 
 from __future__ import annotations
 
-from ..model import AgentSpec, DesiredState, RigSpec
-from ..observed import ProgramLookup
-from ..programs import resolve, worker_path
+from reconciler.clients.programs import resolve, worker_path
+from reconciler.model import AgentSpec, DesiredState, RigSpec
+from reconciler.model.observed import ProgramLookup
 
 
 def lookup_program(desired: DesiredState, rig: RigSpec | None, agent: AgentSpec) -> ProgramLookup:

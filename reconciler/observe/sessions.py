@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..observed import ObservedSession, Stamps
-from ..tmux import Tmux, target
-from .processes import process_names
+from reconciler.clients.processes import process_names
+from reconciler.clients.tmux import Tmux, target
+from reconciler.model.observed import ObservedSession, Stamps
 
 STAMP_OPTIONS = ("rig", "worker", "issue", "generation", "fingerprint", "nudges", "last_nudge", "help",
                  "prompted", "answers", "agent")

@@ -12,9 +12,9 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..model import DesiredState, RigSpec
-from ..observed import ObservedIssue, ObservedWorktree, held_hooks
-from ..plan.workers import rig_repo_path
+from reconciler.model import DesiredState, RigSpec
+from reconciler.model.observed import ObservedIssue, ObservedWorktree, held_hooks
+from reconciler.plan.workers import rig_repo_path
 
 DETACHED = "(detached HEAD)"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..beads import Issue
-from .worker import WorkerContext, hook_of, unread_mail
+from reconciler.clients.beads import Issue
+from reconciler.ops.worker import WorkerContext, hook_of, unread_mail
 
 STEPS = (
     "Work the issue on your hook now. Do not ask for confirmation: it is yours.",

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..beads import Issue, IssueStore
-from ..errors import ManifestError, UsageError
-from ..observed import DONE_LABEL, HELD_STATUSES, WORKER_NAME, role_of
+from reconciler.clients.beads import Issue, IssueStore
+from reconciler.errors import ManifestError, UsageError
+from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, WORKER_NAME, role_of
 
 MESSAGE_LABEL = "gt:message"
 
@@ -66,9 +66,9 @@ def context(target: str | None, town: Path | None, env: Mapping[str, str] | None
 
 
 def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
-    from ..beads.embedded import JsonlStore
-    from ..manifests import load_desired_state
-    from ..observe.issues import default_stores
+    from reconciler.clients.beads.embedded import JsonlStore
+    from reconciler.manifests.loader import load_desired_state
+    from reconciler.observe.issues import default_stores
 
     worktree = town / ".gt" / "worktrees" / rig_name / worker
     try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..model import AgentSpec, DesiredState, RigSpec, RoutingSpec
-from ..observed import Crash, CrashRecord, ObservedIssue, ObservedSession
-from .actions import Level, Op, WorkerSpec
-from .pane import Pane, read_pane
+from reconciler.model import AgentSpec, DesiredState, RigSpec, RoutingSpec
+from reconciler.model.actions import Level, Op, WorkerSpec
+from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession
+from reconciler.plan.pane import Pane, read_pane
 
 if TYPE_CHECKING:
-    from .planner import Draft
+    from reconciler.plan.planner import Draft
 
 STARTUP_GRACE = 15.0  # seconds a new session runs before "agent gone" is judged
 STARTUP_TIMEOUT = 60.0  # a session showing neither its ready prompt nor a known dialog by then is Blocked

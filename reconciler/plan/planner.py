@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import ConvoySpec, DesiredState, RigSpec
-from ..observed import (
+from reconciler.model import ConvoySpec, DesiredState, RigSpec
+from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerSpec
+from reconciler.model.observed import (
     DONE_STATUSES,
     HELD_STATUSES,
     CrashRecord,
@@ -23,9 +24,8 @@ from ..observed import (
     session_name,
     worker_of,
 )
-from .actions import PHASES, Action, Level, Note, Op, Plan, WorkerSpec
-from .live import LivePlanner, ago
-from .workers import next_worker_name, worker_spec
+from reconciler.plan.live import LivePlanner, ago
+from reconciler.plan.workers import next_worker_name, worker_spec
 
 
 @dataclass

@@ -8,9 +8,9 @@ import posixpath
 import re
 from collections.abc import Callable, Collection
 
-from ..model import DesiredState, PromptVia, RigSpec
-from ..observed import ObservedIssue, role_of, session_name
-from .actions import WorkerSpec
+from reconciler.model import DesiredState, PromptVia, RigSpec
+from reconciler.model.actions import WorkerSpec
+from reconciler.model.observed import ObservedIssue, role_of, session_name
 
 # Readable names, handed out in order; past them workers are w1, w2, ...
 NAME_POOL = (

@@ -6,8 +6,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import TerminalError
-from ..plan import WorkerSpec
+from reconciler.errors import TerminalError
+from reconciler.model.actions import WorkerSpec
 
 GATE_TIMEOUT = 600.0
 

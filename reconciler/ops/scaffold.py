@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from reconciler.errors import UsageError
 
 FALLBACK_IDENTITY = ("gt", "gt@localhost")
 
@@ -172,7 +172,7 @@ def _schema_files() -> dict[str, str]:
     """Self-contained copies of the schemas, so the $schema lines work offline in any editor."""
     import json
 
-    from .manifests.schemas import KIND_FILES, bundled_schema
+    from reconciler.manifests.schemas import KIND_FILES, bundled_schema
 
     return {f"schemas/{filename}": json.dumps(bundled_schema(kind), indent=2) + "\n"
             for kind, filename in KIND_FILES.items()}
@@ -206,7 +206,7 @@ def _ensure_lines(path: Path, lines: list[str]) -> None:
 
 
 def _make_demo_rig(path: Path) -> Path:
-    from .beads import open_store
+    from reconciler.clients.beads import open_store
 
     path.mkdir(parents=True, exist_ok=True)
     for rel, text in DEMO_RIG_FILES.items():

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ObserveError
+from reconciler.errors import ObserveError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
 from reconciler.errors import HookConflict, StoreError
-from reconciler.observed import HELD_STATUSES  # the status sets live with the model
+from reconciler.model.observed import HELD_STATUSES  # the status sets live with the model
 
 __all__ = [
     "UNSET",
@@ -277,11 +277,11 @@ def open_store(backend: str, root: pathlib.Path, prefix: str, actor: str = "gt")
     """Open the store of the rig at ``root`` (the directory holding ``.beads``)."""
     # Backends are imported here so importing the protocol stays cheap.
     if backend == "embedded":
-        from reconciler.beads.embedded import JsonlStore
+        from reconciler.clients.beads.embedded import JsonlStore
 
         return JsonlStore(root / ".beads" / "issues.jsonl", prefix, actor)
     if backend == "bd":
-        from reconciler.beads.bdcli import BdStore
+        from reconciler.clients.beads.bdcli import BdStore
 
         return BdStore(root, prefix, actor)
     raise StoreError(f"unknown beads backend {backend!r} (expected 'embedded' or 'bd')")

@@ -23,8 +23,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.atomic import write_atomic
-from reconciler.beads import (
+from reconciler.clients.beads import (
     UNSET,
     Issue,
     IssueExists,
@@ -35,10 +34,11 @@ from reconciler.beads import (
     status_set,
     unhook_needed,
 )
-from reconciler.beads.gitignore import ignore_in_repository
-from reconciler.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
+from reconciler.clients.beads.gitignore import ignore_in_repository
+from reconciler.clients.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
+from reconciler.clients.files import write_atomic
 from reconciler.errors import StoreError
-from reconciler.observed import DONE_STATUSES
+from reconciler.model.observed import DONE_STATUSES
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from ..errors import ReconcilerError
+from reconciler.errors import ReconcilerError
 
 
 class LockHeld(ReconcilerError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from reconciler.atomic import write_atomic
+from reconciler.clients.files import write_atomic
 
 log = logging.getLogger(__name__)
 _done: set[Path] = set()

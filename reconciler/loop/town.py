@@ -10,14 +10,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import ReconcilerError
-from .manifests import load_desired_state
-from .model import DesiredState
-from .observe import StoreFactory, observe
-from .observe.issues import default_stores
-from .observed import ObservedState
-from .plan import Plan, plan
-from .tmux import Tmux
+from reconciler.clients.tmux import Tmux
+from reconciler.errors import ReconcilerError
+from reconciler.manifests.loader import load_desired_state
+from reconciler.model import DesiredState
+from reconciler.model.actions import Plan
+from reconciler.model.observed import ObservedState
+from reconciler.observe.issues import StoreFactory, default_stores
+from reconciler.observe.state import observe
+from reconciler.plan.planner import plan
 
 
 class StalePlan(ReconcilerError):
@@ -66,7 +67,7 @@ class Town:
 
 
 def manifests_digest(directory: Path) -> str:
-    from .manifests import manifest_files
+    from reconciler.manifests.loader import manifest_files
 
     h = hashlib.sha256()
     for path in manifest_files(directory):

@@ -14,8 +14,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .atomic import write_atomic
-from .observed import Crash, CrashRecord, FailureRecord
+from reconciler.clients.files import write_atomic
+from reconciler.model.observed import Crash, CrashRecord, FailureRecord
 
 KEEP = 20  # times kept per record; older ones no longer matter for any window
 CRASHES, FAILURES = "crashes.json", "failures.json"

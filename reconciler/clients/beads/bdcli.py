@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from reconciler.beads import (
+from reconciler.clients.beads import (
     UNSET,
     Issue,
     _Unset,
@@ -34,7 +34,7 @@ from reconciler.beads import (
     unhook_needed,
 )
 from reconciler.errors import BdCommandError, HookConflict, IssueNotFound, StoreError
-from reconciler.observed import HELD_STATUSES
+from reconciler.model.observed import HELD_STATUSES
 
 log = logging.getLogger(__name__)
 

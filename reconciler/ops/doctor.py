@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ManifestError, ReconcilerError
+from reconciler.errors import ManifestError, ReconcilerError
 
 MIN_TMUX = (3, 2)  # new-session -e
 MIN_GIT = (2, 38)  # merge-tree --write-tree
@@ -53,11 +53,10 @@ def check_tools() -> Iterator[Finding]:
 
 
 def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
-    from .loop import holder_alive
-    from .loop.lock import lock_path, read_holder
+    from reconciler.clients.lock import holder_alive, lock_path, read_holder
 
     findings = list(check_tools())
-    from .town import Town
+    from reconciler.loop.town import Town
 
     try:
         town = Town.load(root)
@@ -96,8 +95,8 @@ def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
 def check_agents(desired) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
     """Every agent of every Routing (and the built-in one where a rig uses it): is its program
     on the PATH workers get, and will it run as this user?"""
-    from .model.presets import BUILTIN_ROUTING
-    from .observe.programs import lookup_program
+    from reconciler.model.presets import BUILTIN_ROUTING
+    from reconciler.observe.programs import lookup_program
 
     routings = list(desired.routings)
     if any(desired.routing_for(r) is BUILTIN_ROUTING for r in desired.rigs):
@@ -178,7 +177,7 @@ def _socket(town, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-de
 
 
 def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
-    from .loop.status import read_status
+    from reconciler.loop.status import read_status
 
     status = read_status(root) or {}
     at = status.get("lastPass", {}).get("at")
@@ -196,8 +195,8 @@ def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignor
 
 
 def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
-    from .observed import held_hooks
-    from .plan import plan as make_plan
+    from reconciler.model.observed import held_hooks
+    from reconciler.plan.planner import plan as make_plan
 
     plan = make_plan(town.desired, observed, time.time())
     orphans = [n for n in plan.notes if n.reason == "orphan"]
@@ -245,7 +244,7 @@ def _idle_worktree(town, rig: str, wt: Path, fix: bool) -> Iterator[Finding]:  #
 def _prune_worktree_records(town, rig) -> None:  # type: ignore[no-untyped-def]
     import git
 
-    from .plan.workers import rig_repo_path
+    from reconciler.plan.workers import rig_repo_path
 
     try:
         with git.Repo(rig_repo_path(town.desired, rig), expand_vars=False) as repo:

@@ -6,8 +6,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..model import Env
-from ..observed import Crash
+from reconciler.model import Env
+from reconciler.model.observed import Crash
 
 
 class Op(str, enum.Enum):

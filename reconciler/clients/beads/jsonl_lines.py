@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.beads import Issue
+from reconciler.clients.beads import Issue
 from reconciler.errors import IssueNotFound, StoreCorrupt
 
 Record = dict[str, Any]

@@ -1,1 +1,0 @@
-"""Agents shipped with gt: small programs that behave like a coding agent."""
