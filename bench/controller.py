@@ -46,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.clients.lock import holder_alive
+from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.status import read_status
 from reconciler.loop.town import Town
-from reconciler.observe.sessions import observe_sessions
 from reconciler.ops.scaffold import init_town
 
 POLL = 0.01

@@ -54,9 +54,9 @@ import libtmux
 import libtmux.common
 
 from reconciler.act.sessions import start_commands
+from reconciler.clients.sessions import STAMP_OPTIONS, observe_sessions
 from reconciler.clients.tmux import BATCH_BYTES, Tmux
 from reconciler.model.actions import WorkerSpec
-from reconciler.observe.sessions import STAMP_OPTIONS, observe_sessions
 
 COMMAND = ("sleep", "600")
 # The executor's first group, ahead of the workers' (Executor._starts).

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 from reconciler.model.observed import DONE_LABEL
-from reconciler.observe.sessions import observe_sessions
 
 from .conftest import wait_for
 
@@ -278,8 +278,10 @@ def test_invalid_manifests_stop_diff_and_apply(demo_town: Path) -> None:
     for command in (["diff"], ["apply", "--yes"]):
         code, _, err = gt(*command)
         assert code == 2
-        assert err.splitlines() == ["manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0",
-                                    "1 error"]
+        assert err.splitlines() == [
+            "manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0",
+            "1 error",
+        ]
     assert observe_sessions(tmux) == ()
 
 
@@ -309,7 +311,7 @@ def test_attach_wants_rig_slash_worker(demo_town: Path) -> None:
 
 def test_many_workers_start_in_a_few_tmux_calls(demo_town: Path) -> None:
     from reconciler.act.executor import Executor
-    from reconciler.observe.issues import default_stores
+    from reconciler.clients.stores import default_stores
 
     set_agent_mode(demo_town, "idle")
     s = store(demo_town)

@@ -38,7 +38,9 @@ def test_town_is_found_from_a_subdirectory(town: Path, monkeypatch: pytest.Monke
     assert runner.invoke(app, ["validate"]).exit_code == 0
 
 
-def test_town_option_and_env(town: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_town_option_and_env(
+    town: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     monkeypatch.chdir(elsewhere)
     assert runner.invoke(app, ["validate"]).exit_code == 2
@@ -52,7 +54,9 @@ def test_no_town_is_a_clear_error(in_tmp: Path) -> None:
     assert "no town found" in result.stderr and "gt init" in result.stderr
 
 
-def test_dir_argument_accepts_a_town_or_a_manifests_dir(town: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_dir_argument_accepts_a_town_or_a_manifests_dir(
+    town: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     monkeypatch.chdir(tmp_path_factory.mktemp("x"))
     assert runner.invoke(app, ["validate", str(town)]).exit_code == 0
     assert runner.invoke(app, ["validate", str(town / "manifests")]).exit_code == 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,10 @@ from typer.testing import CliRunner
 from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.lock import holder_alive
+from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.status import read_status
 from reconciler.loop.town import Town
-from reconciler.observe.sessions import observe_sessions
 
 from .conftest import commit_all, wait_for
 
@@ -306,7 +308,8 @@ def test_status_json_and_human(fast_town: Path) -> None:
 
 def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
     (fast_town / "manifests/town.yaml").write_text(
-        "apiVersion: gt/v1\nkind: Town\nmetadata: {name: calm}\nspec:\n  controller: {interval: 10m, debounce: 100ms}\n")
+        "apiVersion: gt/v1\nkind: Town\nmetadata: {name: calm}\n"
+        "spec:\n  controller: {interval: 10m, debounce: 100ms}\n")
     edit(rig_file(fast_town), "idleAfter: 20s", "idleAfter: 10m")  # nothing comes due for a while
     agent_env(fast_town, GT_DEMO_MODE="idle")
     start(fast_town)
@@ -327,3 +330,27 @@ def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
     (fast_town / "manifests/convoys/demo.yaml").write_text(
         (fast_town / "manifests/convoys/demo.yaml").read_text())  # a real change does
     wait_for(lambda: passes() > settled, timeout=10)
+
+
+def test_a_backoff_is_honoured_to_the_second_not_at_the_next_interval(fast_town: Path) -> None:
+    """RequeueAfter: with a 30 s interval, a 3 s crash backoff still ends 3 s after the crash."""
+    edit(fast_town / "manifests/town.yaml", "interval: 1s", "interval: 30s")
+    edit(fast_town / "manifests/town.yaml", "initialBackoff: 200ms, maxBackoff: 1s, maxCrashes: 3",
+         "initialBackoff: 3s, maxBackoff: 3s, maxCrashes: 4")
+    agent_env(fast_town, GT_DEMO_MODE="crash")
+    edit(fast_town / "manifests/convoys/demo.yaml", "parallelism: 3", "parallelism: 1")
+    start(fast_town)
+
+    def respawns() -> list[float]:
+        journal = [json.loads(line) for line in (fast_town / ".gt/controller.log").read_text().splitlines()]
+        return [datetime.fromisoformat(e["time"]).timestamp() for e in journal
+                if e.get("reason") == "crashed" and e.get("outcome") == "created"]
+
+    try:
+        wait_for(lambda: len(respawns()) >= 3, timeout=25)
+    except AssertionError:
+        print((fast_town / ".gt/controller.log").read_text())
+        raise
+    times = respawns()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(2.9 <= gap <= 4.0 for gap in gaps), gaps

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.lock import TownLock
+from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
-from reconciler.observe.sessions import observe_sessions
 
 from .conftest import wait_for
 

@@ -345,14 +345,17 @@ def _rig_name(m: str) -> list[tuple[str, str, str]]:
 
 RIG, CONVOY, ROUTING = "manifests/rigs/demo.yaml", "manifests/convoys/demo.yaml", "manifests/routing.yaml"
 BAD_NAMES = {
-    "worker-name-semicolon": lambda m: [(RIG, "workers: {max: 3}", f'workers: {{max: 3, names: [nux, "x;touch {m}"]}}')],
+    "worker-name-semicolon": lambda m: [
+        (RIG, "workers: {max: 3}", f'workers: {{max: 3, names: [nux, "x;touch {m}"]}}')],
     "worker-name-tmux-job": lambda m: [(RIG, "workers: {max: 3}", f'workers: {{max: 3, names: ["#(touch {m})"]}}')],
-    "worker-name-inner-newline": lambda m: [(RIG, "workers: {max: 3}", f'workers: {{max: 3, names: ["x\\ntouch {m}"]}}')],
+    "worker-name-inner-newline": lambda m: [
+        (RIG, "workers: {max: 3}", f'workers: {{max: 3, names: ["x\\ntouch {m}"]}}')],
     "rig-name-dollar": _rig_name,
     "issue-id-backtick": lambda m: [(CONVOY, "issues: [dm-greet,", f'issues: ["dm-`touch {m}`", dm-greet,')],
     "issue-id-dollar-semicolon": lambda m: [(CONVOY, "issues: [dm-greet,", f'issues: [dm-greet, "dm-x;$(touch {m})",')],
     "model-name-quote": lambda m: [(ROUTING, "  models:\n", f"  models:\n    'hai\"ku; touch {m}': {{agent: demo}}\n")],
-    "agent-name-semicolon": lambda m: [(ROUTING, "  agents:\n", f"  agents:\n    \"ev;touch {m}\": {{command: [gt-demo-agent]}}\n")],
+    "agent-name-semicolon": lambda m: [
+        (ROUTING, "  agents:\n", f"  agents:\n    \"ev;touch {m}\": {{command: [gt-demo-agent]}}\n")],
     "env-name-dollar": lambda m: [(RIG, "workers: {max: 3}", f'workers: {{max: 3, env: {{"A$(touch {m})": x}}}}')],
     "routing-ref-backtick": lambda m: [(RIG, "  state: active", f'  routing: "`touch {m}`"\n  state: active')],
     "prefix-semicolon": lambda m: [(RIG, "beads: {prefix: dm}", f'beads: {{prefix: "dm;touch {m}"}}')],

@@ -88,7 +88,8 @@ def _cases() -> list[Case]:
              [("answer", "nux", "cs-1", "dialog")]))
     add(Case("dialog-still-there-after-five-answers-is-blocked", d, live(("trust this folder",), answers=5),
              [], [("agent-blocked", "nux", "cs-1")]))
-    add(Case("idle-at-ready-prompt-is-nudged", d, live(("done.", "bot>"), idle=400), [("nudge", "nux", "cs-1", "gupp-idle")]))
+    add(Case("idle-at-ready-prompt-is-nudged", d, live(("done.", "bot>"), idle=400),
+             [("nudge", "nux", "cs-1", "gupp-idle")]))
     add(Case("idle-at-unknown-screen-is-blocked-not-nudged", d,
              live(("Detected a custom API key", "Use it? 1. Yes  2. No"), idle=400),
              [], [("agent-blocked", "nux", "cs-1")]))

@@ -20,15 +20,15 @@ from reconciler.act import sessions
 from reconciler.clients import git as gitops
 from reconciler.clients import history
 from reconciler.clients.beads import IssueStore
+from reconciler.clients.git import examine, worktree_branch
+from reconciler.clients.sessions import observe_sessions
+from reconciler.clients.stores import StoreFactory
 from reconciler.clients.tmux import Tmux
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError
 from reconciler.model import DesiredState
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
-from reconciler.observe.issues import StoreFactory
-from reconciler.observe.sessions import observe_sessions
-from reconciler.observe.worktrees import examine, worktree_branch
-from reconciler.plan.workers import rig_repo_path
+from reconciler.model.paths import rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
@@ -115,12 +115,8 @@ class Executor:
             return fn(action)
         except ReconcilerError as exc:
             return Outcome(action, Result.failed, str(exc))
-        except Exception as exc:
-            import git
-
-            if isinstance(exc, git.GitCommandError | OSError):
-                return Outcome(action, Result.failed, f"{type(exc).__name__}: {exc}")
-            raise
+        except OSError as exc:
+            return Outcome(action, Result.failed, f"{type(exc).__name__}: {exc}")
 
     # -- one at a time ---------------------------------------------------------
 
@@ -166,7 +162,8 @@ class Executor:
         rig = self.desired.rig(action.rig)
         store = self.store(action.rig)
         issue = store.get(action.issue)
-        message = f"{issue.id}: {issue.title}\n\nWorked by {role_of(action.rig, action.worker)} on {action.spec.branch}."
+        worker = role_of(action.rig, action.worker)
+        message = f"{issue.id}: {issue.title}\n\nWorked by {worker} on {action.spec.branch}."
         try:
             tip = gitops.land(action.spec, rig.refinery.strategy, rig.refinery.gates, message)
         except TerminalError as exc:
@@ -277,12 +274,7 @@ class Executor:
 
     def _prepare(self, action: Action) -> None:
         assert action.spec is not None
-        import git
-
-        try:
-            gitops.ensure_worktree(action.spec)
-        except git.GitCommandError as exc:
-            raise TerminalError(str(exc)) from exc
+        gitops.ensure_worktree(action.spec)
         if action.op is Op.spawn:
             try:
                 self._hook(action)

@@ -88,7 +88,8 @@ def start(ctx: typer.Context) -> None:
     s = settings(ctx)
     root = s.town_root()
     pid, started = start_controller(root)
-    s.echo(f"controller {'started' if started else 'already running'} (pid {pid}); gt status shows how the town is doing")
+    state = "started" if started else "already running"
+    s.echo(f"controller {state} (pid {pid}); gt status shows how the town is doing")
 
 
 @app.command(cls=GtCommand)
@@ -115,7 +116,9 @@ def wake(ctx: typer.Context) -> None:
 @maps_errors
 def shutdown(
     ctx: typer.Context,
-    grace: Annotated[float, typer.Option("--grace", metavar="SECONDS", help="Seconds each agent gets to exit after SIGTERM.")] = 5.0,
+    grace: Annotated[
+        float, typer.Option("--grace", metavar="SECONDS", help="Seconds each agent gets to exit after SIGTERM.")
+    ] = 5.0,
 ) -> None:
     """Stop the controller and every session; hooks stay.
 
@@ -138,7 +141,7 @@ def shutdown(
 
 def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
     """SIGTERM each agent, give it ``grace`` seconds, then kill what is left."""
-    from reconciler.observe.sessions import observe_sessions
+    from reconciler.clients.sessions import observe_sessions
 
     live = observe_sessions(town.tmux)
     for session in live:
@@ -159,15 +162,17 @@ def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
 def nudge(
     ctx: typer.Context,
     worker: Annotated[str, typer.Argument(metavar="RIG/WORKER")],
-    message: Annotated[str | None, typer.Argument(metavar="MESSAGE", help="Text to type; default: the agent's nudge.")] = None,
+    message: Annotated[
+        str | None, typer.Argument(metavar="MESSAGE", help="Text to type; default: the agent's nudge.")
+    ] = None,
 ) -> None:
     """Type a message into a worker's pane now.
 
     Then an Enter that is checked; the default message is the agent's nudge.
     """
     from reconciler.act.sessions import nudge as send_nudge
+    from reconciler.clients.sessions import observe_sessions
     from reconciler.loop.town import Town
-    from reconciler.observe.sessions import observe_sessions
 
     s = settings(ctx)
     town = Town.load(s.town_root())
@@ -207,4 +212,5 @@ def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(metavar="RI
     pid = holder_alive(root)
     if pid and pid > 0:
         os.kill(pid, signal.SIGUSR1)
-    s.echo(f"rig {rig}: {plural(forgotten, 'crash and failure record')} cleared" + (f"; pass requested from pid {pid}" if pid and pid > 0 else ""))
+    requested = f"; pass requested from pid {pid}" if pid and pid > 0 else ""
+    s.echo(f"rig {rig}: {plural(forgotten, 'crash and failure record')} cleared" + requested)

@@ -15,8 +15,16 @@ from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 @maps_errors
 def init(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Argument(metavar="DIR", help="Where to create the town (default: the cwd).")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).")] = False,
+    directory: Annotated[
+        Path | None, typer.Argument(metavar="DIR", help="Where to create the town (default: the cwd).")
+    ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Also create a demo rig with issues, worked by a script agent (no Claude, no network).",
+        ),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Create a town: a git repo with commented manifests.

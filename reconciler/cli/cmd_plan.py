@@ -26,14 +26,16 @@ def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
 def diff(
     ctx: typer.Context,
     why: Annotated[bool, typer.Option("--why", help="Show the reason, before and after of each action.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Save the plan to FILE for gt apply FILE.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="FILE", help="Save the plan to FILE for gt apply FILE.")
+    ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
     output: OutputOption = None,
 ) -> None:
     """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error (a rig unreadable too)."""
     s = settings(ctx, output)
     town = _town(ctx)
-    plan, _ = town.plan(time.time(), prune=prune, backoff=False)
+    plan, _ = town.plan(time.time(), prune=prune, backoff=False, digest=out is not None)
     if out is not None:
         from reconciler.clients.files import write_atomic
 
@@ -50,13 +52,28 @@ def diff(
 @maps_errors
 def apply(
     ctx: typer.Context,
-    plan_file: Annotated[Path | None, typer.Argument(metavar="PLAN", help="A plan saved by gt diff --out; applied exactly, refused if stale.")] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Argument(metavar="PLAN", help="A plan saved by gt diff --out; applied exactly, refused if stale."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and stop.")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")] = False,
-    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="With --prune, allow stopping every session when the manifests describe nothing.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also stop sessions of the town that no manifest describes.")
+    ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="With --prune, allow stopping every session when the manifests describe nothing."
+        ),
+    ] = False,
     why: Annotated[bool, typer.Option("--why", help="Show the reason behind each action.")] = False,
-    lock_wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", help="Seconds to wait for the town lock (held by a running controller).")] = 0.0,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", metavar="SECONDS", help="Seconds to wait for the town lock (held by a running controller)."
+        ),
+    ] = 0.0,
     output: OutputOption = None,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""

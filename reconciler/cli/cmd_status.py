@@ -94,7 +94,8 @@ def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
 
 
 def _exit_code(doc: dict[str, Any]) -> int:
-    if doc.get("sync", {}).get("status") == "Error" or str(doc.get("statusFile", "")).startswith(("corrupt", "unreadable")):
+    status_file_broken = str(doc.get("statusFile", "")).startswith(("corrupt", "unreadable"))
+    if doc.get("sync", {}).get("status") == "Error" or status_file_broken:
         return 2
     return 0
 
@@ -103,8 +104,12 @@ def _exit_code(doc: dict[str, Any]) -> int:
 @maps_errors
 def status(
     ctx: typer.Context,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until interrupted (json: one document a line).")] = False,
-    every: Annotated[float, typer.Option("--every", metavar="SECONDS", help="Seconds between refreshes with --watch.")] = 1.0,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh until interrupted (json: one document a line).")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", metavar="SECONDS", help="Seconds between refreshes with --watch.")
+    ] = 1.0,
     output: OutputOption = None,
 ) -> None:
     """How the town is doing, with the reason for anything wrong.
@@ -137,7 +142,13 @@ def status(
 @maps_errors
 def doctor(
     ctx: typer.Context,
-    fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe: stale socket, stale lock, dead worktree records, clean merged worktrees.")] = False,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Repair what is safe: stale socket, stale lock, dead worktree records, clean merged worktrees.",
+        ),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Check what the town stands on.

@@ -31,7 +31,8 @@ def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
     for rig in rigs:
         yield s.paint(f"rig {rig}", "bold")
         for a in (a for a in plan.actions if (a.rig or "(unknown)") == rig):
-            model = f"{a.spec.model} ({a.spec.agent})" if a.spec and a.op.value in ("spawn", "respawn", "restart") else ""
+            starts_agent = a.op.value in ("spawn", "respawn", "restart")
+            model = f"{a.spec.model} ({a.spec.agent})" if a.spec and starts_agent else ""
             line = f"  {a.marker} {a.op.value:8} {a.subject:22} {a.issue:16} {model:20} {a.reason}"
             yield s.paint(line.rstrip(), COLORS[a.marker])
             if why:

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from reconciler.errors import TerminalError
 from reconciler.model.actions import WorkerSpec
+from reconciler.model.observed import ObservedWorktree
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 GATE_TIMEOUT = 600.0
+FALLBACK_IDENTITY = ("gt", "gt@localhost")  # commits where git has no user.name/user.email
+
+
+def _wrapped(fn: Callable[P, R]) -> Callable[P, R]:
+    """Git's own errors leave this module as TerminalError, the original chained."""
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        import git
+
+        try:
+            return fn(*args, **kwargs)
+        except git.GitCommandError as exc:
+            raise TerminalError(f"git {exc.command[1] if len(exc.command) > 1 else ''}: "
+                                f"{(exc.stderr or str(exc)).strip()}") from exc
+    return call
 
 
 def _repo(path: str):  # type: ignore[no-untyped-def]
@@ -21,6 +43,7 @@ def _repo(path: str):  # type: ignore[no-untyped-def]
         raise TerminalError(f"{path} is not a git repository") from exc
 
 
+@_wrapped
 def ensure_worktree(spec: WorkerSpec) -> bool:
     """Make the worker's worktree on its branch; True when it was created, False when reused."""
     import git
@@ -51,6 +74,7 @@ def ensure_worktree(spec: WorkerSpec) -> bool:
     return True
 
 
+@_wrapped
 def remove_worktree(worktree: str, repo_path: str) -> str:
     """Remove a worktree that holds no uncommitted work; "" when removed, else why it was kept.
 
@@ -93,6 +117,7 @@ def _identity(repo, head) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return env
 
 
+@_wrapped
 def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str) -> str:
     """Gate, combine and land the worker's branch on the rig's branch; returns the new tip."""
     import git
@@ -149,3 +174,84 @@ def _checked_out_at(repo, branch: str) -> str | None:  # type: ignore[no-untyped
         elif line == f"branch refs/heads/{branch}":
             return path
     return None
+
+
+DETACHED = "(detached HEAD)"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def worktree_branch(path: Path, repo: Path) -> str | None:
+    """The branch checked out in worktree ``path`` of ``repo``; None when it is not one of its worktrees."""
+    pointer = _read_text(path / ".git")
+    if not pointer.startswith("gitdir:"):
+        return None
+    gitdir = Path(pointer[len("gitdir:"):].strip())
+    if not gitdir.is_absolute():
+        gitdir = path / gitdir
+    try:
+        if gitdir.resolve().parent.parent != (repo / ".git").resolve():
+            return None
+    except OSError:
+        return None
+    head = _read_text(gitdir / "HEAD")
+    if head.startswith("ref: refs/heads/"):
+        return head[len("ref: refs/heads/"):]
+    return DETACHED if head else None
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+                          env=os.environ | {"GIT_OPTIONAL_LOCKS": "0"})
+
+
+def examine(path: Path, repo: Path, branch: str, base: str) -> ObservedWorktree:
+    """Dirty paths, commits ahead, and whether merging the branch would change nothing."""
+    status = _git(path, "status", "--porcelain", "--untracked-files=all")
+    dirty = tuple(line[3:] for line in status.stdout.splitlines() if line.strip()) \
+        if status.returncode == 0 else ("(git status failed)",)
+    if branch == DETACHED:
+        return ObservedWorktree(path.name, str(path), branch, dirty, None, False)
+    ahead_run = _git(repo, "rev-list", "--count", f"{base}..{branch}")
+    ahead = int(ahead_run.stdout.strip()) if ahead_run.returncode == 0 and ahead_run.stdout.strip().isdigit() else None
+    if ahead == 0:
+        landed = True
+    else:
+        merged = _git(repo, "merge-tree", "--write-tree", base, branch)
+        tree = _git(repo, "rev-parse", f"{base}^{{tree}}")
+        landed = merged.returncode == 0 and tree.returncode == 0 and \
+            merged.stdout.split("\n", 1)[0].strip() == tree.stdout.strip()
+    return ObservedWorktree(path.name, str(path), branch, dirty, ahead, landed)
+
+
+def author_identity(cwd: Path) -> str | None:
+    """The name and email git would commit as here; None when git has no identity."""
+    run = _git(cwd, "var", "GIT_AUTHOR_IDENT")
+    return run.stdout.strip().rsplit(" ", 2)[0] if run.returncode == 0 else None
+
+
+def prune_worktree_records(repo_path: str) -> None:
+    """Forget worktrees whose directory is gone (git worktree prune); nothing else is touched."""
+    _git(Path(repo_path), "worktree", "prune")
+
+
+def commit_paths(root: Path, paths: list[str], message: str, branch: str | None = None) -> None:
+    """Commit ``paths`` of ``root`` (made a repository on ``branch`` if it is not one)."""
+    import git
+
+    if (root / ".git").exists():
+        repo = git.Repo(root, expand_vars=False)
+    else:
+        repo = git.Repo.init(root, initial_branch=branch or "main")
+    with repo:
+        repo.index.add(paths)
+        reader = repo.config_reader()
+        name = reader.get_value("user", "name", "") or FALLBACK_IDENTITY[0]
+        email = reader.get_value("user", "email", "") or FALLBACK_IDENTITY[1]
+        actor = git.Actor(str(name), str(email))
+        repo.index.commit(message, author=actor, committer=actor)

@@ -1,9 +1,12 @@
 """The steward: converge continuously, one level-based pass at a time.
 
-A pass runs when a manifest or a git ref changes (debounced), when asked
-(SIGUSR1, sent by gt wake), and at least every interval (with jitter). Each
-pass re-reads everything; a pass whose manifests are invalid keeps the last
-good desired state and records the errors in status.
+A pass runs when a manifest, a store or a git ref changes (at once when the
+controller is idle; changes within the debounce window after that are folded
+into one follow-up pass), when asked (SIGUSR1, sent by gt wake), when the last
+plan said something falls due (RequeueAfter: a backoff ending, a nudge, a pane
+settling), and at least every interval (with jitter). A pass observes and plans
+once, and observes again only when it acted; a pass whose manifests are invalid
+keeps the last good desired state and records the errors in status.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from typing import Any
 from reconciler import __version__
 from reconciler.act.executor import Executor, Outcome
 from reconciler.clients.lock import TownLock
+from reconciler.clients.stores import default_stores
 from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
 from reconciler.loop.logs import controller_logger
 from reconciler.loop.status import iso, town_status, write_status
 from reconciler.loop.town import Town
-from reconciler.observe.issues import default_stores
+from reconciler.model.actions import Plan
+from reconciler.model.observed import ObservedState
 
 log = logging.getLogger(__name__)
 STARTUP_POLL = 2.0  # after starting workers, look again this soon: dialogs and ready prompts appear
@@ -48,15 +53,17 @@ class Controller:
         self.passes = 0
         self.started = clock()
         self._wake = threading.Condition()
-        self._dirty_at: float | None = None
+        self._dirty = False  # a change was noticed and no pass has started since
+        self._last_start = float("-inf")  # monotonic start of the last pass, for the debounce
         self._stop = False
-        self._due: float | None = None  # seconds after a pass when the plan says something is due
+        self._due_at: float | None = None  # monotonic time the last plan said something falls due
         self.journal = controller_logger(self.root)
 
     # -- one pass ---------------------------------------------------------------
 
     def reconcile_once(self) -> PassResult:
         self.passes += 1
+        self._last_start = time.monotonic()
         started = self.clock()
         result = PassResult(self.passes)
         try:
@@ -71,14 +78,17 @@ class Controller:
             result.status = self._status(None, result, started)
             return result
         desired = town.desired
+        seen = None
         try:
-            plan, _ = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
+            plan, observed = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
             if result.errors:  # broken manifests: keep the last good state, start or stop nothing
                 plan = replace(plan, actions=tuple(a for a in plan.actions
                                                    if a.op.value in ("nudge", "help", "answer", "prompt")))
             executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
                                 on_event=self._journal_outcome)
             result.outcomes = executor.apply(plan)
+            if not result.outcomes:
+                seen = (plan, observed)  # nothing changed since: no second look
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a pass never takes the controller down
@@ -89,10 +99,11 @@ class Controller:
                 "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}})
             result.errors = (*result.errors, ManifestProblem(
                 "", 0, 0, "", f"pass failed: unexpected {type(exc).__name__}: {exc} (see .gt/controller.log)"))
-        result.status = self._status(town, result, started)
+        result.status = self._status(town, result, started, seen)
         return result
 
-    def _status(self, town: Town | None, result: PassResult, started: float) -> dict[str, Any]:
+    def _status(self, town: Town | None, result: PassResult, started: float,
+                seen: tuple[Plan, ObservedState] | None = None) -> dict[str, Any]:
         now = self.clock()
         info: dict[str, Any] = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
                 "actions": len(result.outcomes), "failed": sum(o.failed for o in result.outcomes)}
@@ -104,11 +115,13 @@ class Controller:
                                "pending": []}, "rigs": [], "convoys": []}
         else:
             status, after = town_status(town, now, errors=result.errors, pass_info=info,
-                                        controller=controller)
+                                        controller=controller, seen=seen)
             spawned = any(o.action.op.value in ("spawn", "respawn", "restart") and not o.failed
                           for o in result.outcomes)
             due = [d for d in (after.requeue_after, STARTUP_POLL if spawned else None) if d is not None]
-            self._due = min(due) if due else None
+            # Due times count from the plan's clock reading, so a slow pass does not push them later.
+            planned_at = self._last_start if seen is not None else time.monotonic()
+            self._due_at = planned_at + min(due) if due else None
         write_status(self.root, status)
         self.journal.info("pass done", extra={"gt": {
             "pass": result.number, "action": "pass", "outcome": status["sync"]["status"],
@@ -127,8 +140,11 @@ class Controller:
     # -- the loop ---------------------------------------------------------------
 
     def wake(self, debounced: bool = False) -> None:
+        """Ask for a pass: at once, or, for a noticed change, within the debounce window."""
         with self._wake:
-            self._dirty_at = time.monotonic() if debounced else 0.0
+            self._dirty = True
+            if not debounced:
+                self._last_start = float("-inf")  # an explicit wake is never folded
             self._wake.notify()
 
     def stop(self) -> None:
@@ -160,7 +176,7 @@ class Controller:
             lock.release()
 
     def _store_dirs(self) -> list[Path]:
-        from reconciler.plan.workers import rig_repo_path
+        from reconciler.model.paths import rig_repo_path
 
         if self.town is None:
             return []
@@ -175,20 +191,19 @@ class Controller:
         return interval * (1 + random.uniform(-jitter, jitter)), debounce
 
     def _sleep(self) -> None:
+        """Wait for the next pass: a change (leading edge, then folded), a due time, or the interval."""
         interval, debounce = self._interval()
-        if self._due is not None:
-            interval = min(interval, max(self._due, MIN_REQUEUE))
         deadline = time.monotonic() + interval
+        if self._due_at is not None:
+            deadline = min(deadline, max(self._due_at, self._last_start + MIN_REQUEUE))
         with self._wake:
             while not self._stop:
                 now = time.monotonic()
-                if self._dirty_at is not None:
-                    due = self._dirty_at + debounce if self._dirty_at else now
-                    if now >= due:
-                        self._dirty_at = None
-                        return
-                    self._wake.wait(due - now)
-                    continue
+                if self._dirty:
+                    # Idle for a debounce window already: go now. Otherwise fold what else
+                    # arrives into one pass at the window's end.
+                    deadline = min(deadline, self._last_start + debounce)
                 if now >= deadline:
+                    self._dirty = False
                     return
                 self._wake.wait(deadline - now)

@@ -222,11 +222,18 @@ def read_status_file(root: Path) -> tuple[dict[str, Any] | None, str]:
 
 
 def town_status(town: Town, now: float, *, errors: Sequence[ManifestProblem] = (),
-                pass_info: dict[str, Any] | None = None,
-                controller: dict[str, Any] | None = None) -> tuple[dict[str, Any], Plan]:
-    """Observe the town, plan what is left to do, and judge it: the status and that plan."""
-    observed = town.observe()
-    after = make_plan(town.desired, observed, now, max_spawns=town.desired.town.max_spawns_per_pass)
+                pass_info: dict[str, Any] | None = None, controller: dict[str, Any] | None = None,
+                seen: tuple[Plan, ObservedState] | None = None) -> tuple[dict[str, Any], Plan]:
+    """Judge the town: the status and the plan of what is left to do.
+
+    ``seen`` is a plan and the observation it was made from, reused when nothing was
+    done since; otherwise the town is observed and planned again.
+    """
+    if seen is None:
+        observed = town.observe()
+        after = make_plan(town.desired, observed, now, max_spawns=town.desired.town.max_spawns_per_pass)
+    else:
+        after, observed = seen
     return build_status(town.desired, observed, after, now, errors=errors, pass_info=pass_info,
                         controller=controller), after
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.clients.tmux import Tmux
 from reconciler.errors import ReconcilerError
 from reconciler.manifests.loader import load_desired_state
 from reconciler.model import DesiredState
 from reconciler.model.actions import Plan
 from reconciler.model.observed import ObservedState
-from reconciler.observe.issues import StoreFactory, default_stores
 from reconciler.observe.state import observe
 from reconciler.plan.planner import plan
 
@@ -49,14 +49,18 @@ class Town:
         return observe(self.desired, self.tmux, self.stores)
 
     def plan(self, now: float, *, prune: bool = False, allow_empty: bool = False,
-             max_spawns: int | None = None, backoff: bool = True) -> tuple[Plan, ObservedState]:
+             max_spawns: int | None = None, backoff: bool = True,
+             digest: bool = False) -> tuple[Plan, ObservedState]:
+        """Observe once and plan once; ``digest`` fingerprints the inputs, for a saved plan."""
         observed = self.observe()
         result = plan(self.desired, observed, now, prune=prune, max_spawns=max_spawns, backoff=backoff)
         if prune and not allow_empty and not self.desired.rigs and observed.sessions:
             raise EmptyPrune(len(observed.sessions))
-        digest = {"manifests": manifests_digest(self.root / "manifests"),
-                  "observed": observed_digest(observed), "socket": self.desired.socket}
-        return Plan(result.actions, result.notes, digest), observed
+        if not digest:
+            return result, observed
+        digests = {"manifests": manifests_digest(self.root / "manifests"),
+                   "observed": observed_digest(observed), "socket": self.desired.socket}
+        return replace(result, digest=digests), observed
 
     def check_fresh(self, saved: Plan) -> None:
         """Refuse a saved plan when the manifests or what is observed moved on."""

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.clients.beads import Issue, IssueStore
+from reconciler.clients.beads import Issue
+from reconciler.clients.stores import StoreFactory
 from reconciler.errors import ReconcilerError
 from reconciler.model import DesiredState, RigSpec
 from reconciler.model.observed import DONE_STATUSES, ObservedIssue, ObservedRig
+from reconciler.model.paths import is_url, rig_repo_path
 from reconciler.observe.worktrees import observe_worktrees
-from reconciler.plan.workers import is_url, rig_repo_path
-
-StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
-
-
-def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> IssueStore:
-    """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
-    repo = Path(rig_repo_path(desired, rig))
-    if desired.town.beads_backend == "bd":
-        from reconciler.clients.beads.bdcli import BdStore
-
-        return BdStore(repo, rig.prefix, actor=actor)
-    from reconciler.clients.beads.embedded import JsonlStore
-
-    return JsonlStore(repo / rig.beads_path / "issues.jsonl", rig.prefix, actor=actor)
 
 
 def observe_rigs(desired: DesiredState, stores: StoreFactory) -> tuple[ObservedRig, ...]:

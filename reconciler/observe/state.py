@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from reconciler.clients.sessions import observe_sessions
+from reconciler.clients.stores import StoreFactory
 from reconciler.clients.tmux import Tmux
 from reconciler.model import DesiredState
 from reconciler.model.observed import ObservedState
-from reconciler.observe.issues import StoreFactory, observe_rigs
+from reconciler.observe.issues import observe_rigs
 from reconciler.observe.programs import observe_programs
-from reconciler.observe.sessions import observe_sessions
 
 
 def observe(desired: DesiredState, tmux: Tmux, stores: StoreFactory) -> ObservedState:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,9 +32,11 @@ class Finding:
 
 
 def _version(argv: list[str]) -> tuple[tuple[int, ...], str] | None:
-    if shutil.which(argv[0]) is None:
+    from reconciler.clients.processes import program_output
+
+    out = program_output(argv)
+    if out is None:
         return None
-    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
     m = re.search(r"(\d+)\.(\d+)", out)
     return ((int(m.group(1)), int(m.group(2))) if m else (0, 0)), out
 
@@ -79,7 +79,8 @@ def run_checks(root: Path, *, fix: bool = False) -> list[Finding]:
                 lock_path(root).write_text("")
                 findings.append(Finding("lock", "fixed", f"lock file named dead pid {pid}; cleared"))
             else:
-                findings.append(Finding("lock", "warn", f"lock file names dead pid {pid} (harmless: an flock dies with its holder; --fix clears it)"))
+                findings.append(Finding("lock", "warn", f"lock file names dead pid {pid} "
+                                        "(harmless: an flock dies with its holder; --fix clears it)"))
     try:
         observed = town.observe()
     except ReconcilerError as exc:
@@ -141,13 +142,15 @@ def _claude_as_root(agent, where: str) -> Iterator[Finding]:  # type: ignore[no-
 
 def check_git_identity(root: Path) -> Iterator[Finding]:
     """Agents commit in their worktrees; git refuses to commit without an identity."""
-    run = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=root, capture_output=True, text=True, check=False)
-    if run.returncode != 0:
+    from reconciler.clients.git import author_identity
+
+    identity = author_identity(root)
+    if identity is None:
         yield Finding("git identity", "warn", "git has no user.name/user.email here: agents' commits "
                       "will fail (git config --global user.name ...; the demo agent and the refinery "
                       "fall back to their own)")
     else:
-        yield Finding("git identity", "ok", run.stdout.strip().rsplit(" ", 2)[0])
+        yield Finding("git identity", "ok", identity)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -189,7 +192,8 @@ def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignor
     age = time.time() - calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
     limit = 3 * town.desired.town.interval + 60
     if age > limit:
-        yield Finding("controller", "fail", f"pid {pid}: last pass {age:.0f}s ago (interval {town.desired.town.interval:.0f}s)")
+        interval = town.desired.town.interval
+        yield Finding("controller", "fail", f"pid {pid}: last pass {age:.0f}s ago (interval {interval:.0f}s)")
     else:
         yield Finding("controller", "ok", f"pid {pid}, last pass at {at}")
 
@@ -201,7 +205,8 @@ def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # 
     plan = make_plan(town.desired, observed, time.time())
     orphans = [n for n in plan.notes if n.reason == "orphan"]
     for note in orphans:
-        yield Finding("orphan", "fail", f"session {note.session} is not described by any manifest (gt apply --prune stops it)")
+        yield Finding("orphan", "fail", f"session {note.session} is not described by any manifest "
+                      "(gt apply --prune stops it)")
     live = {(s.stamps.rig, s.stamps.worker): s for s in observed.sessions}
     for (rig, worker), session in live.items():
         if rig and worker and not (Path(town.desired.root) / ".gt/worktrees" / rig / worker).is_dir():
@@ -221,35 +226,28 @@ def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # 
 
 
 def _idle_worktree(town, rig: str, wt: Path, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
-    import git
+    from reconciler.clients.git import DETACHED, examine, remove_worktree, worktree_branch
+    from reconciler.model.paths import rig_repo_path
 
-    try:
-        with git.Repo(wt, expand_vars=False) as repo:
-            dirty = repo.is_dirty(untracked_files=True)
-            branch = repo.active_branch.name
-            spec = next((r for r in town.desired.rigs if r.name == rig), None)
-            merged = spec is not None and repo.is_ancestor(repo.head.commit, repo.commit(spec.branch))
-    except (git.InvalidGitRepositoryError, git.GitCommandError, TypeError, ValueError) as exc:
-        yield Finding("worktree", "warn", f"{wt}: not a usable worktree ({exc})")
+    spec = next((r for r in town.desired.rigs if r.name == rig), None)
+    repo = Path(rig_repo_path(town.desired, spec)) if spec is not None else None
+    branch = worktree_branch(wt, repo) if repo is not None else None
+    if spec is None or repo is None or branch is None or branch == DETACHED:
+        yield Finding("worktree", "warn", f"{wt}: not a usable worktree of a rig's repository")
         return
-    if fix and not dirty and merged:
-        with git.Repo(wt, expand_vars=False) as repo:
-            repo.git.worktree("remove", str(wt))
-        yield Finding("worktree", "fixed", f"removed clean, merged worktree {wt} ({branch})")
-    else:
-        why = "uncommitted changes" if dirty else ("merged" if merged else "unmerged commits")
-        yield Finding("worktree", "warn", f"{wt} has no session and no hook ({branch}, {why}); kept")
+    state = examine(wt, repo, branch, spec.branch)
+    merged = state.ahead == 0 or state.landed
+    if fix and not state.dirty and merged:
+        kept = remove_worktree(str(wt), str(repo))
+        if not kept:
+            yield Finding("worktree", "fixed", f"removed clean, merged worktree {wt} ({branch})")
+            return
+    why = "uncommitted changes" if state.dirty else ("merged" if merged else "unmerged commits")
+    yield Finding("worktree", "warn", f"{wt} has no session and no hook ({branch}, {why}); kept")
 
 
 def _prune_worktree_records(town, rig) -> None:  # type: ignore[no-untyped-def]
-    import git
+    from reconciler.clients.git import prune_worktree_records
+    from reconciler.model.paths import rig_repo_path
 
-    from reconciler.plan.workers import rig_repo_path
-
-    try:
-        with git.Repo(rig_repo_path(town.desired, rig), expand_vars=False) as repo:
-            repo.git.worktree("prune")
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
-        pass
-
-
+    prune_worktree_records(rig_repo_path(town.desired, rig))

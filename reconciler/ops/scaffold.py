@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.clients.git import commit_paths
 from reconciler.errors import UsageError
-
-FALLBACK_IDENTITY = ("gt", "gt@localhost")
 
 TOWN = """\
 # yaml-language-server: $schema={schemas}/town.schema.json
@@ -142,7 +141,7 @@ def init_town(root: Path, *, demo: bool = False) -> InitResult:
     _ensure_lines(root / ".gitignore", ignores)
     created.append(".gitignore")
     demo_rig = _make_demo_rig(root / "rigs" / "demo") if demo else None
-    _commit(root, ["manifests", "schemas", ".gitignore"], "gt init: a new town")
+    commit_paths(root, ["manifests", "schemas", ".gitignore"], "gt init: a new town")
     return InitResult(root, tuple(created), demo_rig)
 
 
@@ -211,7 +210,7 @@ def _make_demo_rig(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     for rel, text in DEMO_RIG_FILES.items():
         (path / rel).write_text(text, encoding="utf-8")
-    _commit(path, list(DEMO_RIG_FILES), "demo rig: initial files", branch="main")
+    commit_paths(path, list(DEMO_RIG_FILES), "demo rig: initial files", branch="main")
     store = open_store("embedded", path, "dm")
     for issue in DEMO_ISSUES:
         store.create(
@@ -222,18 +221,5 @@ def _make_demo_rig(path: Path) -> Path:
             priority=issue.priority,
             blocked_by=issue.blocked_by,
         )
-    _commit(path, [".beads/issues.jsonl"], "demo rig: its Beads issues")  # tracked, as bd keeps them
+    commit_paths(path, [".beads/issues.jsonl"], "demo rig: its Beads issues")  # tracked, as bd keeps them
     return path
-
-
-def _commit(root: Path, paths: list[str], message: str, branch: str | None = None) -> None:
-    import git
-
-    repo = git.Repo(root, expand_vars=False) if (root / ".git").exists() else git.Repo.init(root, initial_branch=branch or "main")
-    with repo:
-        repo.index.add(paths)
-        reader = repo.config_reader()
-        name = reader.get_value("user", "name", "") or FALLBACK_IDENTITY[0]
-        email = reader.get_value("user", "email", "") or FALLBACK_IDENTITY[1]
-        actor = git.Actor(str(name), str(email))
-        repo.index.commit(message, author=actor, committer=actor)

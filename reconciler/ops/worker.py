@@ -67,8 +67,8 @@ def context(target: str | None, town: Path | None, env: Mapping[str, str] | None
 
 def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
     from reconciler.clients.beads.embedded import JsonlStore
+    from reconciler.clients.stores import default_stores
     from reconciler.manifests.loader import load_desired_state
-    from reconciler.observe.issues import default_stores
 
     worktree = town / ".gt" / "worktrees" / rig_name / worker
     try:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Callable, Collection
 
 from reconciler.model import DesiredState, PromptVia, RigSpec
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedIssue, role_of, session_name
+from reconciler.model.paths import TownPaths, rig_repo_path
 
 # Readable names, handed out in order; past them workers are w1, w2, ...
 NAME_POOL = (
     "nux", "slit", "toast", "furiosa", "capable", "dag", "cheedo", "ace", "rictus",
     "keeper", "morsov", "valkyrie", "coma", "scrotus", "corpus", "glory",
 )
-_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)")
 
 
 def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
@@ -31,15 +30,6 @@ def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
     return f"w{n}"
 
 
-def is_url(repo: str) -> bool:
-    return bool(_URL.match(repo))
-
-
-def rig_repo_path(desired: DesiredState, rig: RigSpec) -> str:
-    """Where the rig's repository is on disk; a URL is cloned below .gt/repos/."""
-    if is_url(rig.repo):
-        return posixpath.join(desired.root, ".gt", "repos", rig.name)
-    return posixpath.normpath(posixpath.join(desired.root, rig.repo))
 
 
 def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd: str, branch: str) -> str:
@@ -60,7 +50,7 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
     agent = routing.agent(model.agent)
     repo = rig_repo_path(desired, rig)
-    worktree = posixpath.join(desired.root, ".gt", "worktrees", rig.name, worker)
+    worktree = TownPaths(desired.root).worktree(rig.name, worker)
     branch = f"gt/{worker}/{issue.id}"
     beads_dir = posixpath.join(repo, rig.beads_path)
     role = role_of(rig.name, worker)

@@ -1,0 +1,57 @@
+"""The one store factory: every reader and writer of a rig's issues gets its store here.
+
+The Town manifest's ``beads.backend`` chooses the implementation, so with ``bd`` every
+write (hooks, closes, worker verbs, mail) goes through ``bd``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from reconciler.clients.beads import IssueStore
+from reconciler.model import DesiredState, RigSpec
+from reconciler.model.paths import rig_repo_path
+
+StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
+
+
+def open_store(backend: str, repo: Path, beads_path: str, prefix: str, actor: str) -> IssueStore:
+    """The store of ``repo``: through ``bd`` there, or the JSONL file under ``beads_path``."""
+    if backend == "bd":
+        from reconciler.clients.beads.bdcli import BdStore
+
+        return BdStore(repo, prefix, actor=actor)
+    from reconciler.clients.beads.embedded import JsonlStore
+
+    return JsonlStore(repo / beads_path / "issues.jsonl", prefix, actor=actor)
+
+
+def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> IssueStore:
+    """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
+    return open_store(desired.town.beads_backend, Path(rig_repo_path(desired, rig)), rig.beads_path,
+                      rig.prefix, actor)
+
+
+def town_store(desired: DesiredState, actor: str = "gt") -> IssueStore:
+    """The town's own store (mail), at the town root, with the backend the Town manifest names."""
+    return open_store(desired.town.beads_backend, Path(desired.root), ".beads",
+                      desired.town.beads_prefix, actor)
+
+
+class StoreCache:
+    """A store factory that keeps each store for the life of its holder (the controller).
+
+    Stores keep what they read until their file changes, so a kept store reads an
+    unchanged rig for the price of one stat instead of a parse.
+    """
+
+    def __init__(self, factory: StoreFactory = default_stores) -> None:
+        self.factory = factory
+        self._stores: dict[tuple[str, str, str, str, str], IssueStore] = {}
+
+    def __call__(self, desired: DesiredState, rig: RigSpec) -> IssueStore:
+        key = (desired.town.beads_backend, rig_repo_path(desired, rig), rig.beads_path, rig.prefix, rig.name)
+        if key not in self._stores:
+            self._stores[key] = self.factory(desired, rig)
+        return self._stores[key]
