@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.clients.beads import Dependency, open_store
+from reconciler.clients.beads import Dependency
 from reconciler.clients.beads.bdcli import BdStore, HookNotLanded, decode_output, strip_warnings
+from reconciler.clients.stores import open_store
 from reconciler.errors import BdCommandError, HookConflict, IssueNotFound
 
 FAKE_BD = """#!{python}
@@ -353,3 +354,37 @@ def test_real_bd_round_trip(real: BdStore) -> None:
     assert [i.id for i in real.ready()] == [second.id]
     with pytest.raises(IssueNotFound):
         real.get("tb-zzzzzz")
+
+
+# -- the one store factory: with backend bd, worker verbs and mail go through bd ------------
+
+
+def _bd_town(tmp_path: Path) -> Path:
+    from .manifest_texts import RIG
+
+    town = tmp_path / "town"
+    (town / "manifests").mkdir(parents=True)
+    (town / "csm" / ".beads").mkdir(parents=True)
+    (town / "manifests" / "town.yaml").write_text(
+        "apiVersion: gt/v1\nkind: Town\nmetadata: {name: t}\nspec:\n  beads: {backend: bd}\n")
+    (town / "manifests" / "rig.yaml").write_text(RIG.replace("../csm", "csm"))
+    return town
+
+
+def test_gt_done_and_mail_go_through_bd_when_the_town_says_bd(fake: FakeBd, tmp_path: Path) -> None:
+    from reconciler.clients.stores import town_store
+    from reconciler.manifests.loader import load_desired_state
+    from reconciler.ops.worker import context, report_done
+
+    town = _bd_town(tmp_path)
+    hooked = issue("cs-1", status="hooked", assignee="csm/workers/nux")
+    fake.data([hooked]).answer("").data([hooked | {"labels": ["gt:done"]}])
+    ctx = context("csm/nux", town, env={})
+    done = report_done(ctx)
+    assert "gt:done" in done.labels
+    update = next(argv for argv in fake.argvs() if argv[0] == "update")
+    assert update[:3] == ["update", "cs-1", "--add-label=gt:done"] and "--actor=csm/workers/nux" in update
+    assert all(call["cwd"] == str(town / "csm") for call in fake.calls())
+    assert not (town / "csm" / ".beads" / "issues.jsonl").exists()  # nothing written behind bd's back
+    assert isinstance(ctx.mail, BdStore)  # HELP and other mail: the town's store, through bd too
+    assert isinstance(town_store(load_desired_state(town / "manifests")), BdStore)

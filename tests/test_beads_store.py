@@ -21,9 +21,9 @@ from reconciler.clients.beads import (
     InvalidIssueId,
     Issue,
     IssueExists,
-    open_store,
 )
 from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.stores import open_store
 from reconciler.errors import HookConflict, IssueNotFound, StoreCorrupt, StoreError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import git
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.clients.beads import open_store
+from reconciler.clients.stores import open_store
 from reconciler.manifests.loader import load_desired_state
 
 runner = CliRunner()

@@ -113,3 +113,25 @@ def test_durations(text: str, seconds: float) -> None:
     from reconciler.manifests.build import parse_duration
 
     assert parse_duration(text) == seconds
+
+
+def test_the_cache_rereads_an_edited_manifest_and_not_an_unchanged_one(tmp_path: Path) -> None:
+    from reconciler.manifests.loader import ManifestCache, load_desired_state
+
+    from .manifest_texts import CONVOY, RIG
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "rig.yaml").write_text(RIG)
+    convoy = manifests / "convoy.yaml"
+    convoy.write_text(CONVOY)
+    cache = ManifestCache()
+    first = load_desired_state(manifests, cache=cache)
+    assert sorted(p.name for p in cache.parsed) == ["convoy.yaml", "rig.yaml"]
+    cache.parsed.clear()
+    assert load_desired_state(manifests, cache=cache) == first
+    assert cache.parsed == []  # nothing changed: nothing parsed or validated again
+    convoy.write_text(CONVOY + "  paused: true\n")
+    edited = load_desired_state(manifests, cache=cache)
+    assert [p.name for p in cache.parsed] == ["convoy.yaml"]
+    assert edited.convoys[0].paused and not first.convoys[0].paused

@@ -231,10 +231,9 @@ class Executor:
 
     def mail_store(self) -> IssueStore:
         """The town's own store (.beads/ at the town root), where mail lives."""
-        from reconciler.clients.beads.embedded import JsonlStore
+        from reconciler.clients.stores import town_store
 
-        root = Path(self.desired.root)
-        return JsonlStore(root / ".beads" / "issues.jsonl", self.desired.town.beads_prefix, actor="gt")
+        return town_store(self.desired)
 
     # -- starts, batched -------------------------------------------------------
 

@@ -10,33 +10,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.clients.beads import IssueStore
+from reconciler.errors import StoreError
 from reconciler.model import DesiredState, RigSpec
 from reconciler.model.paths import rig_repo_path
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
 
 
-def open_store(backend: str, repo: Path, beads_path: str, prefix: str, actor: str) -> IssueStore:
+def open_store(backend: str, repo: Path, prefix: str, actor: str = "gt", beads_path: str = ".beads") -> IssueStore:
     """The store of ``repo``: through ``bd`` there, or the JSONL file under ``beads_path``."""
+    # Backends are imported here so importing the factory stays cheap.
+    if backend == "embedded":
+        from reconciler.clients.beads.embedded import JsonlStore
+
+        return JsonlStore(repo / beads_path / "issues.jsonl", prefix, actor=actor)
     if backend == "bd":
         from reconciler.clients.beads.bdcli import BdStore
 
         return BdStore(repo, prefix, actor=actor)
-    from reconciler.clients.beads.embedded import JsonlStore
-
-    return JsonlStore(repo / beads_path / "issues.jsonl", prefix, actor=actor)
+    raise StoreError(f"unknown beads backend {backend!r} (expected 'embedded' or 'bd')")
 
 
 def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> IssueStore:
     """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
-    return open_store(desired.town.beads_backend, Path(rig_repo_path(desired, rig)), rig.beads_path,
-                      rig.prefix, actor)
+    return open_store(desired.town.beads_backend, Path(rig_repo_path(desired, rig)), rig.prefix, actor,
+                      rig.beads_path)
 
 
 def town_store(desired: DesiredState, actor: str = "gt") -> IssueStore:
     """The town's own store (mail), at the town root, with the backend the Town manifest names."""
-    return open_store(desired.town.beads_backend, Path(desired.root), ".beads",
-                      desired.town.beads_prefix, actor)
+    return open_store(desired.town.beads_backend, Path(desired.root), desired.town.beads_prefix, actor)
 
 
 class StoreCache:

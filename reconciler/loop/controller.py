@@ -24,11 +24,12 @@ from typing import Any
 from reconciler import __version__
 from reconciler.act.executor import Executor, Outcome
 from reconciler.clients.lock import TownLock
-from reconciler.clients.stores import default_stores
+from reconciler.clients.stores import StoreCache
 from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
 from reconciler.loop.logs import controller_logger
 from reconciler.loop.status import iso, town_status, write_status
 from reconciler.loop.town import Town
+from reconciler.manifests.loader import ManifestCache
 from reconciler.model.actions import Plan
 from reconciler.model.observed import ObservedState
 
@@ -58,6 +59,10 @@ class Controller:
         self._stop = False
         self._due_at: float | None = None  # monotonic time the last plan said something falls due
         self.journal = controller_logger(self.root)
+        # Kept for the controller's life: a store rereads its file only when it changed,
+        # and a manifest is parsed and validated again only when its stat changed.
+        self._stores = StoreCache()
+        self._manifests = ManifestCache()
 
     # -- one pass ---------------------------------------------------------------
 
@@ -67,7 +72,7 @@ class Controller:
         started = self.clock()
         result = PassResult(self.passes)
         try:
-            self.town = Town.load(self.root, default_stores)
+            self.town = Town.load(self.root, self._stores, self._manifests)
         except ManifestError as exc:
             result.errors = exc.problems
             self.journal.info("manifests invalid", extra={"gt": {

@@ -13,7 +13,7 @@ from pathlib import Path
 from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.clients.tmux import Tmux
 from reconciler.errors import ReconcilerError
-from reconciler.manifests.loader import load_desired_state
+from reconciler.manifests.loader import ManifestCache, load_desired_state
 from reconciler.model import DesiredState
 from reconciler.model.actions import Plan
 from reconciler.model.observed import ObservedState
@@ -41,8 +41,9 @@ class Town:
     stores: StoreFactory
 
     @classmethod
-    def load(cls, root: Path, stores: StoreFactory = default_stores) -> Town:
-        desired = load_desired_state(root / "manifests")
+    def load(cls, root: Path, stores: StoreFactory = default_stores,
+             manifests: ManifestCache | None = None) -> Town:
+        desired = load_desired_state(root / "manifests", cache=manifests)
         return cls(root, desired, Tmux(desired.socket), stores)
 
     def observe(self) -> ObservedState:

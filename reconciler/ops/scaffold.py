@@ -205,7 +205,7 @@ def _ensure_lines(path: Path, lines: list[str]) -> None:
 
 
 def _make_demo_rig(path: Path) -> Path:
-    from reconciler.clients.beads import open_store
+    from reconciler.clients.stores import open_store
 
     path.mkdir(parents=True, exist_ok=True)
     for rel, text in DEMO_RIG_FILES.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 from reconciler.clients.beads import Issue, IssueStore
 from reconciler.errors import ManifestError, UsageError
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, WORKER_NAME, role_of
+from reconciler.model.paths import TownPaths
 
 MESSAGE_LABEL = "gt:message"
 
@@ -67,10 +68,10 @@ def context(target: str | None, town: Path | None, env: Mapping[str, str] | None
 
 def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
     from reconciler.clients.beads.embedded import JsonlStore
-    from reconciler.clients.stores import default_stores
+    from reconciler.clients.stores import default_stores, town_store
     from reconciler.manifests.loader import load_desired_state
 
-    worktree = town / ".gt" / "worktrees" / rig_name / worker
+    worktree = Path(TownPaths(str(town)).worktree(rig_name, worker))
     try:
         desired = load_desired_state(town / "manifests")
     except ManifestError:
@@ -87,7 +88,7 @@ def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside
         declared = ", ".join(r.name for r in desired.rigs) or "none"
         raise UsageError(f"rig {rig_name!r} is not declared (declared rigs: {declared})")
     store = default_stores(desired, rig, actor=role_of(rig_name, worker))
-    mail = JsonlStore(town / ".beads" / "issues.jsonl", desired.town.beads_prefix, actor=role_of(rig_name, worker))
+    mail = town_store(desired, actor=role_of(rig_name, worker))
     return WorkerContext(town, rig_name, worker, worktree, rig.branch, store, mail,
                          env.get("GT_ISSUE", ""), inside)
 

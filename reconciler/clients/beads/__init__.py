@@ -8,7 +8,6 @@ convention: a hooked issue has ``status=hooked`` and ``assignee=<agent>``.
 from __future__ import annotations
 
 import builtins
-import pathlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
@@ -24,7 +23,6 @@ __all__ = [
     "IssueExists",
     "IssueStore",
     "hook_needed",
-    "open_store",
     "unhook_needed",
 ]
 
@@ -271,17 +269,3 @@ class IssueStore(Protocol):
     def unhook(self, issue_id: str, assignee: str) -> Issue:
         """Back to open and unassigned, per ``unhook_needed``."""
         ...
-
-
-def open_store(backend: str, root: pathlib.Path, prefix: str, actor: str = "gt") -> IssueStore:
-    """Open the store of the rig at ``root`` (the directory holding ``.beads``)."""
-    # Backends are imported here so importing the protocol stays cheap.
-    if backend == "embedded":
-        from reconciler.clients.beads.embedded import JsonlStore
-
-        return JsonlStore(root / ".beads" / "issues.jsonl", prefix, actor)
-    if backend == "bd":
-        from reconciler.clients.beads.bdcli import BdStore
-
-        return BdStore(root, prefix, actor)
-    raise StoreError(f"unknown beads backend {backend!r} (expected 'embedded' or 'bd')")
