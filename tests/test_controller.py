@@ -215,7 +215,12 @@ def test_committing_a_broken_manifest_stops_nothing(fast_town: Path) -> None:
     edit(rig_file(fast_town), "max: 3", "max: -1")
     edit(fast_town / "manifests/convoys/demo.yaml", "parallelism: 3", "parallelism: 1")
     commit_all(fast_town, "oops")
-    wait_for(lambda: status(fast_town)["sync"]["status"] == "Error", timeout=20)
+    # A pass may start while the second file is half written (it reacts at once); wait for the
+    # pass that read both edits.
+    def settled() -> bool:
+        sync = status(fast_town)["sync"]
+        return sync["status"] == "Error" and len(sync["errors"]) == 1
+    wait_for(settled, timeout=20)
     (error,) = status(fast_town)["sync"]["errors"]
     assert (error["path"], error["line"], error["col"]) == ("manifests/rigs/demo.yaml", 12, 18)
     assert "minimum of 0" in error["message"]

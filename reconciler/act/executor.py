@@ -28,7 +28,7 @@ from reconciler.errors import HookConflict, ReconcilerError, StoreError, Termina
 from reconciler.model import DesiredState
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
-from reconciler.model.paths import rig_repo_path
+from reconciler.model.paths import TownPaths, rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
@@ -179,7 +179,7 @@ class Executor:
     def _prune(self, action: Action) -> Outcome:
         """Remove a worktree the plan found landed; checked again here, and never with changes in it."""
         rig = self.desired.rig(action.rig)
-        path = Path(self.desired.root) / ".gt" / "worktrees" / action.rig / action.worker
+        path = Path(TownPaths(self.desired.root).worktree(action.rig, action.worker))
         repo = Path(rig_repo_path(self.desired, rig))
         branch = worktree_branch(path, repo)
         if branch is None:

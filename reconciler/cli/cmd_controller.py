@@ -57,7 +57,9 @@ def start_controller(root: Path) -> tuple[int, bool]:
     running = holder_alive(root)
     if running:
         return running, False
-    log = root / ".gt" / "controller.out"
+    from reconciler.model.paths import TownPaths
+
+    log = Path(TownPaths(str(root)).controller_output)
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "reconciler.cli", "--town", str(root), "controller", "run"]
     # posix_spawn in a new session: the steward outlives this command and its terminal.

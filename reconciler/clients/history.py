@@ -16,14 +16,16 @@ from typing import Any, TypeVar
 
 from reconciler.clients.files import write_atomic
 from reconciler.model.observed import Crash, CrashRecord, FailureRecord
+from reconciler.model.paths import TownPaths
 
 KEEP = 20  # times kept per record; older ones no longer matter for any window
-CRASHES, FAILURES = "crashes.json", "failures.json"
+CRASHES, FAILURES = "crashes", "failures"  # TownPaths names the files
 R = TypeVar("R", CrashRecord, FailureRecord)
 
 
 def path_of(root: str | Path, name: str = CRASHES) -> Path:
-    return Path(root) / ".gt" / name
+    paths = TownPaths(str(root))
+    return Path(paths.crashes if name == CRASHES else paths.failures)
 
 
 def _raw(root: str | Path, name: str) -> list[Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.errors import ReconcilerError
+from reconciler.model.paths import TownPaths
 
 
 class LockHeld(ReconcilerError):
@@ -25,7 +26,7 @@ class LockHeld(ReconcilerError):
 
 
 def lock_path(root: Path) -> Path:
-    return root / ".gt" / "town.lock"
+    return Path(TownPaths(str(root)).lock)
 
 
 def read_holder(root: Path) -> dict[str, object]:

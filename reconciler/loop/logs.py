@@ -8,6 +8,8 @@ import logging.handlers
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler.model.paths import TownPaths
+
 MAX_BYTES = 1_000_000
 BACKUPS = 3
 
@@ -21,7 +23,7 @@ class JsonLines(logging.Formatter):
 
 
 def controller_logger(root: Path) -> logging.Logger:
-    path = root / ".gt" / "controller.log"
+    path = Path(TownPaths(str(root)).journal)
     path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(f"gt.controller.{root}")
     logger.propagate = False

@@ -29,13 +29,13 @@ from reconciler.model.observed import (
     held_hooks,
     worker_of,
 )
+from reconciler.model.paths import TownPaths
 from reconciler.plan.planner import plan as make_plan
 
 if TYPE_CHECKING:
     from reconciler.loop.town import Town
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
-STATUS_FILE = "status.json"
 BAD = frozenset({"Stuck", "CrashLoop", "Quarantined", "Blocked", "Error"})
 # What a note or an action of the plan says about its worker's health, first match wins.
 NOTE_HEALTH = (("agent-missing", "Error"), ("quarantined", "Quarantined"), ("crash-loop", "CrashLoop"),
@@ -49,7 +49,7 @@ def iso(ts: float) -> str:
 
 
 def status_path(root: Path) -> Path:
-    return root / ".gt" / STATUS_FILE
+    return Path(TownPaths(str(root)).status)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from pathlib import Path
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.model import DesiredState, RigSpec
 from reconciler.model.observed import ObservedIssue, ObservedWorktree, held_hooks
-from reconciler.model.paths import rig_repo_path
+from reconciler.model.paths import TownPaths, rig_repo_path
 
 
 def observe_worktrees(desired: DesiredState, rig: RigSpec,
                       issues: Iterable[ObservedIssue]) -> tuple[ObservedWorktree, ...]:
-    base = Path(desired.root) / ".gt" / "worktrees" / rig.name
+    base = Path(TownPaths(desired.root).worktrees(rig.name))
     try:
         entries = sorted(base.iterdir())
     except OSError:

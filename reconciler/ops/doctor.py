@@ -200,6 +200,7 @@ def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignor
 
 def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
     from reconciler.model.observed import held_hooks
+    from reconciler.model.paths import TownPaths
     from reconciler.plan.planner import plan as make_plan
 
     plan = make_plan(town.desired, observed, time.time())
@@ -207,13 +208,14 @@ def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # 
     for note in orphans:
         yield Finding("orphan", "fail", f"session {note.session} is not described by any manifest "
                       "(gt apply --prune stops it)")
+    paths = TownPaths(town.desired.root)
     live = {(s.stamps.rig, s.stamps.worker): s for s in observed.sessions}
     for (rig, worker), session in live.items():
-        if rig and worker and not (Path(town.desired.root) / ".gt/worktrees" / rig / worker).is_dir():
+        if rig and worker and not Path(paths.worktree(rig, worker)).is_dir():
             yield Finding("worktree", "fail", f"session {session.name} has no worktree (.gt/worktrees/{rig}/{worker})")
     held = {(r.name, worker) for r in observed.rigs
             for worker in held_hooks(r.name, r.issues, {})[0]}
-    base = Path(town.desired.root) / ".gt" / "worktrees"
+    base = Path(paths.worktrees(""))
     for rig_dir in sorted(p for p in base.glob("*") if p.is_dir()):
         for wt in sorted(p for p in rig_dir.iterdir() if p.is_dir()):
             key = (rig_dir.name, wt.name)
