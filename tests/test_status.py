@@ -74,3 +74,26 @@ def test_convoy_progress_and_sync() -> None:
                                "working": 1, "waiting": 2, "total": 4}]
     assert doc["sync"]["status"] == "OutOfSync"
     assert [p.split()[1] for p in doc["sync"]["pending"]] == ["spawn", "spawn"]
+
+
+def test_the_planner_reports_each_workers_most_telling_condition() -> None:
+    from reconciler.model.actions import Action, Note, Op
+    from reconciler.model.reasons import Condition, Reason
+    from reconciler.plan.planner import Draft, worker_conditions
+
+    draft = Draft()
+    draft.note(0, Note("csm", Reason.agent_blocked, "at a dialog", "nux"))
+    draft.act(0, Action(Op.respawn, "csm", "nux", "cs-1", "gt-csm-nux", Reason.crashed, "exited 1"))
+    draft.note(0, Note("csm", Reason.waiting, "parallelism reached", "slit"))  # says nothing of health
+    draft.note(0, Note("csm", Reason.stuck, "idle 30m", "toast"))
+    found = {c.worker: (c.condition, c.why) for c in worker_conditions(draft)}
+    assert found == {"nux": (Condition.CrashLoop, "exited 1"), "toast": (Condition.Stuck, "idle 30m")}
+
+
+def test_an_unknown_reason_code_is_refused_where_it_is_made() -> None:
+    import pytest
+
+    from reconciler.model.actions import Note
+
+    with pytest.raises(ValueError, match="not-a-reason"):
+        Note("csm", "not-a-reason", "why")  # type: ignore[arg-type]

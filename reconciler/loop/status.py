@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 
 STARTING_FOR = 30.0  # a session this young, whose agent has not picked its hook up, is Starting
 BAD = frozenset({"Stuck", "CrashLoop", "Quarantined", "Blocked", "Error"})
-# What a note or an action of the plan says about its worker's health, first match wins.
-NOTE_HEALTH = (("agent-missing", "Error"), ("quarantined", "Quarantined"), ("crash-loop", "CrashLoop"),
-               ("failing", "Error"), ("agent-blocked", "Blocked"), ("stuck", "Stuck"))
-ACTION_HEALTH = ((("quarantine", "crash-loop"), "Quarantined"), (("respawn", "crashed"), "CrashLoop"),
-                 (("help", "stuck"), "Stuck"))
-
-
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -66,14 +59,9 @@ def worker_health(rig: RigSpec, worker: str, issue_status: str, session: Observe
         return Health("Docked", "rig is docked: session stopped, hook kept")
     if rig.state == "parked":
         return Health("Parked", "rig is parked: nothing is started or stopped")
-    notes = {n.reason: n.why for n in plan.notes if n.rig == rig.name and n.worker == worker}
-    actions = {(a.op.value, a.reason): a.why for a in plan.actions if a.rig == rig.name and a.worker == worker}
-    for (op, reason), health in ACTION_HEALTH:
-        if (op, reason) in actions:
-            return Health(health, actions[(op, reason)])
-    for reason, health in NOTE_HEALTH:
-        if reason in notes:
-            return Health(health, notes[reason])
+    reported = plan.condition_of(rig.name, worker)  # the planner's own word, not re-derived here
+    if reported is not None:
+        return Health(reported.condition.value, reported.why)
     # A worker that crashed within the crash window flaps: running now does not make it healthy.
     if crash is not None and any(now - t <= window for t in crash.times):
         count = sum(1 for t in crash.times if now - t <= window)

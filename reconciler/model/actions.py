@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.model import Env
 from reconciler.model.observed import Crash
+from reconciler.model.reasons import Condition, Reason
 
 
 class Op(str, enum.Enum):
@@ -77,7 +78,7 @@ class Action:
     worker: str
     issue: str
     session: str
-    reason: str
+    reason: Reason
     why: str = ""
     spec: WorkerSpec | None = None
     release: bool = False  # for stop: also unhook the issue
@@ -85,6 +86,9 @@ class Action:
     after: tuple[tuple[str, str], ...] = ()
     crash: Crash | None = None  # for a restart after a crash: how the agent ended
     keys: tuple[str, ...] = ()  # for answer: the keys to send
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", Reason(self.reason))  # an unknown code fails here
 
     @property
     def marker(self) -> str:
@@ -100,12 +104,25 @@ class Note:
     """Something the plan will not change, and why (shown with ``!``)."""
 
     rig: str
-    reason: str
+    reason: Reason
     why: str
     worker: str = ""
     issue: str = ""
     session: str = ""
     level: Level = Level.info
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", Reason(self.reason))
+
+
+@dataclass(frozen=True)
+class WorkerCondition:
+    """What the plan found about one worker's health, and why."""
+
+    rig: str
+    worker: str
+    condition: Condition
+    why: str
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,15 @@ class Plan:
     notes: tuple[Note, ...] = ()
     digest: dict[str, str] = field(default_factory=dict, compare=False)
     requeue_after: float | None = None  # seconds until something becomes due (a backoff ends, a pane settles)
+    conditions: tuple[WorkerCondition, ...] = field(default=(), compare=False)
+
+    def condition_of(self, rig: str, worker: str) -> WorkerCondition | None:
+        """The condition the planner reported for a worker, if any (one dict, built once)."""
+        by_worker: dict[tuple[str, str], WorkerCondition] | None = self.__dict__.get("_by_worker")
+        if by_worker is None:
+            by_worker = {(c.rig, c.worker): c for c in self.conditions}
+            object.__setattr__(self, "_by_worker", by_worker)
+        return by_worker.get((rig, worker))
 
     @property
     def errors(self) -> tuple[Note, ...]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from reconciler.model import AgentSpec, DesiredState, RigSpec, RoutingSpec
 from reconciler.model.actions import Level, Op, WorkerSpec
 from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession
+from reconciler.model.reasons import Reason
 from reconciler.plan.pane import Pane, read_pane
 
 if TYPE_CHECKING:
@@ -47,10 +48,10 @@ class LivePlanner:
     def parked(self) -> bool:
         raise NotImplementedError
 
-    def act(self, op: Op, worker: str, issue: str, reason: str, why: str, **extra: object) -> None:
+    def act(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         raise NotImplementedError
 
-    def note(self, reason: str, why: str, worker: str = "", issue: str = "",
+    def note(self, reason: Reason, why: str, worker: str = "", issue: str = "",
              level: Level = Level.info) -> None:
         raise NotImplementedError
 
@@ -69,12 +70,12 @@ class LivePlanner:
         crashed = session is not None and (session.dead or self.agent_gone(session, agent))
         if session is None or crashed:
             if self.parked:
-                self.note("parked", "rig is parked: no session, hook kept", worker, issue.id)
+                self.note(Reason.parked, "rig is parked: no session, hook kept", worker, issue.id)
             elif crashed:
                 assert session is not None
                 self.restart_after_crash(worker, issue, spec, session)
             else:
-                self.respawn(worker, issue, "session-missing", "no session")
+                self.respawn(worker, issue, Reason.session_missing, "no session")
             return
         if self.parked:
             return
@@ -88,23 +89,23 @@ class LivePlanner:
         if reading.state is Pane.dialog and reading.dialog is not None:
             dialog = reading.dialog
             if session.stamps.answers < MAX_ANSWERS:
-                self.act(Op.answer, worker, issue.id, "dialog",
+                self.act(Op.answer, worker, issue.id, Reason.dialog,
                          f"{agent.name} shows its {dialog.name} dialog: answer with {' '.join(dialog.keys)}",
                          spec=spec, keys=dialog.keys,
                          before=(("answers", str(session.stamps.answers)),),
                          after=(("answers", str(session.stamps.answers + 1)),))
                 self.draft.requeue(STARTUP_POLL)
             else:
-                self.note("agent-blocked", f"still at its {dialog.name} dialog after "
+                self.note(Reason.agent_blocked, f"still at its {dialog.name} dialog after "
                           f"{session.stamps.answers} answers: {shown(session.last_lines)}",
                           worker, issue.id, Level.warn)
             return
         if spec.prompt and not session.stamps.prompted:
             if reading.state is Pane.ready or (reading.state is Pane.unread and age >= STARTUP_GRACE):
-                self.act(Op.prompt, worker, issue.id, "start-prompt",
+                self.act(Op.prompt, worker, issue.id, Reason.start_prompt,
                          f"{agent.name} is ready: type its start prompt", spec=spec)
             elif age >= STARTUP_TIMEOUT:
-                self.note("agent-blocked", f"no ready prompt after {ago(age)}, so no start prompt "
+                self.note(Reason.agent_blocked, f"no ready prompt after {ago(age)}, so no start prompt "
                           f"typed: {shown(session.last_lines)}", worker, issue.id, Level.warn)
             else:
                 self.draft.requeue(STARTUP_POLL)
@@ -116,11 +117,11 @@ class LivePlanner:
         if session.stamps.fingerprint != spec.fingerprint:
             change = (("fingerprint", session.stamps.fingerprint),), (("fingerprint", spec.fingerprint),)
             if idle:
-                self.act(Op.restart, worker, issue.id, "drift",
+                self.act(Op.restart, worker, issue.id, Reason.drift,
                          "manifests changed what this worker runs; it is idle, so restart it",
                          spec=spec, before=change[0], after=change[1])
             else:
-                self.note("drift", "manifests changed what this worker runs; restart when idle",
+                self.note(Reason.drift, "manifests changed what this worker runs; restart when idle",
                           worker, issue.id)
             return
         if not idle:
@@ -128,7 +129,7 @@ class LivePlanner:
                 self.draft.requeue(self.rig.witness.idle_after - idle_for)  # look again once it could be idle
             return
         if agent.ready and reading.state is Pane.unknown:
-            self.note("agent-blocked", f"idle {ago(idle_for)} at a screen gt does not know, so it is "
+            self.note(Reason.agent_blocked, f"idle {ago(idle_for)} at a screen gt does not know, so it is "
                       f"not nudged: {shown(session.last_lines)}", worker, issue.id, Level.warn)
             return
         self.witness(worker, issue, session, spec, idle_for)
@@ -141,14 +142,14 @@ class LivePlanner:
         if nudges >= policy.max_nudges or idle_for >= policy.stuck_after:
             why = f"idle {ago(idle_for)} after {nudges} nudges"
             if session.stamps.help:
-                self.note("stuck", why + "; HELP mail sent", worker, issue.id, Level.warn)
+                self.note(Reason.stuck, why + "; HELP mail sent", worker, issue.id, Level.warn)
             else:
-                self.act(Op.help, worker, issue.id, "stuck",
+                self.act(Op.help, worker, issue.id, Reason.stuck,
                          f"{why}: mail HELP to {self.desired.town.overseer}", spec=spec)
             return
         wait = session.stamps.last_nudge + policy.nudge_every - self.now
         if wait <= 0:
-            self.act(Op.nudge, worker, issue.id, "gupp-idle",
+            self.act(Op.nudge, worker, issue.id, Reason.gupp_idle,
                      f"idle {ago(idle_for)} with work on its hook (nudge {nudges + 1} of {policy.max_nudges})",
                      spec=spec, before=(("nudges", str(nudges)),), after=(("nudges", str(nudges + 1)),))
         else:
@@ -165,10 +166,10 @@ class LivePlanner:
         names = agent.liveness_names()
         return not any(p == n or p.startswith(n) for p in session.processes for n in names)
 
-    def respawn(self, worker: str, issue: ObservedIssue, reason: str, what: str,
+    def respawn(self, worker: str, issue: ObservedIssue, reason: Reason, what: str,
                 crash: Crash | None = None) -> None:
         if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
-            self.note("waiting", f"{what}; maxSpawnsPerPass {self.max_spawns} reached this pass",
+            self.note(Reason.waiting, f"{what}; maxSpawnsPerPass {self.max_spawns} reached this pass",
                       worker, issue.id)
             return
         spec = self.startable(worker, issue, Op.respawn)
@@ -190,12 +191,12 @@ class LivePlanner:
         if record is not None and (record.issue != issue.id or record.fingerprint != spec.fingerprint):
             record = None  # a new issue or new manifests: a fresh start
         if record is not None and record.quarantined:
-            self.note("quarantined", f"{what}; quarantined after {len(record.times)} crashes "
+            self.note(Reason.quarantined, f"{what}; quarantined after {len(record.times)} crashes "
                       f"(change its manifests or gt rig reset {self.rig.name})", worker, issue.id, Level.warn)
             return
         recent = [t for t in (record.times if record else ()) if self.now - t <= policy.window]
         if len(recent) >= policy.max_crashes:
-            self.act(Op.quarantine, worker, issue.id, "crash-loop",
+            self.act(Op.quarantine, worker, issue.id, Reason.crash_loop,
                      f"{len(recent)} crashes within {ago(policy.window)}, last: {what}; stop respawning it",
                      spec=spec, crash=crash)
             return
@@ -203,8 +204,8 @@ class LivePlanner:
             delay = min(policy.initial_backoff * 2 ** (len(recent) - 1), policy.max_backoff)
             wait = max(recent) + delay - self.now
             if wait > 0:
-                self.note("crash-loop", f"{what}; crashed {len(recent)} times, next start in {ago(wait)}",
+                self.note(Reason.crash_loop, f"{what}; crashed {len(recent)} times, next start in {ago(wait)}",
                           worker, issue.id, Level.warn)
                 self.draft.requeue(wait)
                 return
-        self.respawn(worker, issue, "crashed", what, crash)
+        self.respawn(worker, issue, Reason.crashed, what, crash)

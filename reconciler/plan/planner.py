@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.model import ConvoySpec, DesiredState, RigSpec
-from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerSpec
+from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerCondition, WorkerSpec
 from reconciler.model.observed import (
     DONE_STATUSES,
     HELD_STATUSES,
@@ -24,6 +24,7 @@ from reconciler.model.observed import (
     session_name,
     worker_of,
 )
+from reconciler.model.reasons import RANK, Reason
 from reconciler.plan.live import LivePlanner, ago
 from reconciler.plan.workers import next_worker_name, worker_spec
 
@@ -70,7 +71,7 @@ def plan(
         claimed.update(s.name for s in sessions.values())
         obs = observed.rig(rig.name)
         if obs.error is not None:
-            draft.note(rank, Note(rig.name, "rig-unreadable", f"nothing done on this rig: {obs.error}",
+            draft.note(rank, Note(rig.name, Reason.rig_unreadable, f"nothing done on this rig: {obs.error}",
                                   level=Level.error))
             continue
         RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
@@ -81,14 +82,30 @@ def plan(
         why = "session of the town that no manifest describes"
         if prune:
             draft.act(orphan_rank, Action(Op.stop, s.stamps.rig, s.stamps.worker, s.stamps.issue,
-                                          s.name, "orphan", why + "; --prune stops it"))
+                                          s.name, Reason.orphan, why + "; --prune stops it"))
         else:
-            draft.note(orphan_rank, Note(s.stamps.rig, "orphan", why + " (gt apply --prune stops it)",
+            draft.note(orphan_rank, Note(s.stamps.rig, Reason.orphan, why + " (gt apply --prune stops it)",
                                          s.stamps.worker, s.stamps.issue, s.name, Level.warn))
     actions = sorted(draft.actions, key=lambda ra: (ra[0], PHASES[ra[1].op]))
     notes = sorted(draft.notes, key=lambda rn: rn[0])
     return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes),
-                requeue_after=draft.requeue_after)
+                requeue_after=draft.requeue_after, conditions=worker_conditions(draft))
+
+
+def worker_conditions(draft: Draft) -> tuple[WorkerCondition, ...]:
+    """Each worker's most telling condition among what the plan does and notes; one scan."""
+    best: dict[tuple[str, str], tuple[int, WorkerCondition]] = {}
+    found: list[tuple[tuple[str | None, Reason], str, str, str]] = [
+        ((a.op.value, a.reason), a.rig, a.worker, a.why) for _, a in draft.actions]
+    found += [((None, n.reason), n.rig, n.worker, n.why) for _, n in draft.notes]
+    for key, rig, worker, why in found:
+        ranked = RANK.get(key)
+        if ranked is None or not worker:
+            continue
+        rank, condition = ranked
+        if (rig, worker) not in best or rank < best[(rig, worker)][0]:
+            best[(rig, worker)] = (rank, WorkerCondition(rig, worker, condition, why))
+    return tuple(c for _, c in best.values())
 
 
 class RigPlanner(LivePlanner):
@@ -116,12 +133,12 @@ class RigPlanner(LivePlanner):
 
     # -- helpers -------------------------------------------------------------
 
-    def act(self, op: Op, worker: str, issue: str, reason: str, why: str, **extra: object) -> None:
+    def act(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         action = Action(op, self.rig.name, worker, issue, session_name(self.rig.name, worker),
                         reason, why, **extra)  # type: ignore[arg-type]
         self.draft.act(self.rank, action)
 
-    def note(self, reason: str, why: str, worker: str = "", issue: str = "",
+    def note(self, reason: Reason, why: str, worker: str = "", issue: str = "",
              level: Level = Level.info) -> None:
         session = session_name(self.rig.name, worker) if worker else ""
         self.draft.note(self.rank, Note(self.rig.name, reason, why, worker, issue, session, level))
@@ -143,7 +160,7 @@ class RigPlanner(LivePlanner):
         spec = self.spec(worker, issue)
         found = self.observed.program(self.rig.name, spec.agent)
         if found is not None and found.path is None:
-            self.note("agent-missing",
+            self.note(Reason.agent_missing,
                       f"rig {self.rig.name}, model {spec.model}, agent {spec.agent}: program "
                       f"{found.program!r} is not on the workers' PATH ({found.search}); not starting "
                       f"{issue.id}", worker if op is not Op.spawn else "", issue.id, Level.error)
@@ -166,7 +183,7 @@ class RigPlanner(LivePlanner):
         if wait <= 0:
             return False
         count = len(record.times)
-        self.note("failing", f"{op.value} failed {count} time{'s' if count != 1 else ''}, last: "
+        self.note(Reason.failing, f"{op.value} failed {count} time{'s' if count != 1 else ''}, last: "
                   f"{record.error}; next try in {ago(wait)} (gt rig reset {self.rig.name} retries now)",
                   worker, issue, Level.warn)
         self.draft.requeue(wait)
@@ -178,7 +195,7 @@ class RigPlanner(LivePlanner):
         for worker in sorted(set(self.held) | set(self.sessions)):
             self.worker(worker)
         for worker, issue in self.extra_hooks:
-            self.note("extra-hook", f"{worker} already works {self.held[worker].id}; "
+            self.note(Reason.extra_hook, f"{worker} already works {self.held[worker].id}; "
                       f"{issue.id} is hooked to it too and waits", worker, issue.id, Level.warn)
         self.spawns()
 
@@ -190,53 +207,53 @@ class RigPlanner(LivePlanner):
             issue = self.obs.issue(issue_id)
         if self.rig.state == "docked":
             if session is not None:
-                self.act(Op.stop, worker, issue_id, "docked", "rig is docked: its sessions stop, hooks stay")
+                self.act(Op.stop, worker, issue_id, Reason.docked, "rig is docked: its sessions stop, hooks stay")
             else:
-                self.note("docked", "rig is docked: hook kept, resumes on undock", worker, issue_id)
+                self.note(Reason.docked, "rig is docked: hook kept, resumes on undock", worker, issue_id)
             return
         if issue is None or issue.status in DONE_STATUSES:
             if session is not None:
                 state = "closed" if issue else "gone from the store"
-                self.guarded(Op.stop, worker, issue_id, "done", f"issue {issue_id} is {state}")
+                self.guarded(Op.stop, worker, issue_id, Reason.done, f"issue {issue_id} is {state}")
             return
         if worker not in self.held:
             self.lost_hook(worker, issue)
             return
         if issue.id not in self.listed:
             if session is not None:
-                self.guarded(Op.stop, worker, issue.id, "unwanted",
+                self.guarded(Op.stop, worker, issue.id, Reason.unwanted,
                              "issue is in no convoy any more: stop and release the hook", release=True)
             else:
-                self.guarded(Op.release, worker, issue.id, "unwanted", "issue is in no convoy any more")
+                self.guarded(Op.release, worker, issue.id, Reason.unwanted, "issue is in no convoy any more")
             return
         if issue.done:
             spec = self.spec(worker, issue)
             if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
-                self.guarded(Op.merge, worker, issue.id, "merge-ready",
+                self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
                              f"worker reported done: land {spec.branch} on {self.rig.branch}, "
                              "close the issue", spec=spec)
             return
         self.running_worker(worker, issue, session)
 
-    def guarded(self, op: Op, worker: str, issue: str, reason: str, why: str, **extra: object) -> None:
+    def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         """A parked rig stops nothing and merges nothing: say so instead."""
         if self.parked:
-            self.note("parked", f"rig is parked; would {op.value}: {why}", worker, issue)
+            self.note(Reason.parked, f"rig is parked; would {op.value}: {why}", worker, issue)
         else:
             self.act(op, worker, issue, reason, why, **extra)
 
     def lost_hook(self, worker: str, issue: ObservedIssue) -> None:
         """A live session whose issue is no longer hooked to it."""
         if issue.assignee:
-            self.guarded(Op.stop, worker, issue.id, "unwanted",
+            self.guarded(Op.stop, worker, issue.id, Reason.unwanted,
                          f"issue {issue.id} is now held by {issue.assignee}")
         elif issue.status == "open" and issue.id in self.listed and not self.listed[issue.id].paused:
             spec = self.spec(worker, issue)
-            self.guarded(Op.hook, worker, issue.id, "hook-missing",
+            self.guarded(Op.hook, worker, issue.id, Reason.hook_missing,
                          f"session runs but {issue.id} is not hooked to it", spec=spec,
                          before=(("assignee", ""),), after=(("assignee", role_of(self.rig.name, worker)),))
         else:
-            self.guarded(Op.stop, worker, issue.id, "unwanted", f"issue {issue.id} is not wanted any more")
+            self.guarded(Op.stop, worker, issue.id, Reason.unwanted, f"issue {issue.id} is not wanted any more")
 
     # -- worktrees -----------------------------------------------------------
 
@@ -249,18 +266,18 @@ class RigPlanner(LivePlanner):
         if tree is None or tree.branch == spec.branch:
             return False
         if tree.removable:
-            self.act(Op.prune, worker, spec.issue, "worktree-landed",
+            self.act(Op.prune, worker, spec.issue, Reason.worktree_landed,
                      f"{tree.path} is on {tree.branch}, whose work is all on {self.rig.branch}: "
                      f"remove it to start {spec.issue} there")
             return False
         self.kept(tree)
         self.released.add(spec.issue)
-        self.act(Op.release, worker, spec.issue, "worktree-busy",
+        self.act(Op.release, worker, spec.issue, Reason.worktree_busy,
                  f"{worker}'s worktree still holds {tree.branch}; {spec.issue} goes to another worker")
         return True
 
     def kept(self, tree: ObservedWorktree) -> None:
-        self.note("worktree-kept", f"{tree.path} on {tree.branch or '?'}: {tree.holds()}; kept, "
+        self.note(Reason.worktree_kept, f"{tree.path} on {tree.branch or '?'}: {tree.holds()}; kept, "
                   "and its name is not handed out", tree.worker, level=Level.warn)
 
     def idle_worktrees(self) -> list[ObservedWorktree]:
@@ -283,7 +300,7 @@ class RigPlanner(LivePlanner):
         for issue_id, convoy in self.wanted_order():
             found = self.obs.issue(issue_id)
             if found is None:
-                self.note("missing", f"{issue_id} (convoy {convoy.name}) is not in the rig's Beads store",
+                self.note(Reason.missing, f"{issue_id} (convoy {convoy.name}) is not in the rig's Beads store",
                           issue=issue_id, level=Level.warn)
                 continue
             issue = found
@@ -306,14 +323,14 @@ class RigPlanner(LivePlanner):
                 continue
             tree = self.worktrees.get(worker)
             if tree is not None and tree.branch != spec.branch:
-                self.act(Op.prune, worker, issue_id, "worktree-landed",
+                self.act(Op.prune, worker, issue_id, Reason.worktree_landed,
                          f"{tree.path} is on {tree.branch}, whose work is all on {self.rig.branch}")
             reused.add(worker)
             taken.add(worker)
             running += 1
             per_convoy[convoy.name] = per_convoy.get(convoy.name, 0) + 1
             self.draft.spawned += 1
-            self.act(Op.spawn, worker, issue_id, "unassigned",
+            self.act(Op.spawn, worker, issue_id, Reason.unassigned,
                      f"ready in convoy {convoy.name}; {spec.model} by {spec.rule}", spec=spec,
                      before=(("status", issue.status), ("assignee", "")),
                      after=(("status", "hooked"), ("assignee", role_of(self.rig.name, worker))))
@@ -323,25 +340,25 @@ class RigPlanner(LivePlanner):
             if not tree.removable:
                 self.kept(tree)
             elif self.rig.state == "active":
-                self.act(Op.prune, tree.worker, "", "worktree-landed",
+                self.act(Op.prune, tree.worker, "", Reason.worktree_landed,
                          f"{tree.path} ({tree.branch}) holds nothing {self.rig.branch} lacks")
 
     def blocker(self, issue: ObservedIssue, running: int, in_convoy: int,
-                convoy: ConvoySpec) -> tuple[str, str] | None:
+                convoy: ConvoySpec) -> tuple[Reason, str] | None:
         if self.rig.state != "active":
-            return self.rig.state, f"rig is {self.rig.state}: not starting {issue.id}"
+            return Reason(self.rig.state), f"rig is {self.rig.state}: not starting {issue.id}"
         if issue.assignee or issue.status in HELD_STATUSES:
-            return "claimed", f"held by {issue.assignee or 'someone else'} ({issue.status})"
+            return Reason.claimed, f"held by {issue.assignee or 'someone else'} ({issue.status})"
         if issue.status != "open":
-            return "not-open", f"status is {issue.status}"
+            return Reason.not_open, f"status is {issue.status}"
         if issue.blocked_by:
-            return "blocked", f"blocked by {', '.join(issue.blocked_by)}"
+            return Reason.blocked, f"blocked by {', '.join(issue.blocked_by)}"
         if running >= self.rig.workers_max:
-            return "waiting", f"workers.max {self.rig.workers_max} reached"
+            return Reason.waiting, f"workers.max {self.rig.workers_max} reached"
         if convoy.parallelism and in_convoy >= convoy.parallelism:
-            return "waiting", f"convoy {convoy.name} parallelism {convoy.parallelism} reached"
+            return Reason.waiting, f"convoy {convoy.name} parallelism {convoy.parallelism} reached"
         if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
-            return "waiting", f"maxSpawnsPerPass {self.max_spawns} reached this pass"
+            return Reason.waiting, f"maxSpawnsPerPass {self.max_spawns} reached this pass"
         return None
 
     def wanted_order(self) -> list[tuple[str, ConvoySpec]]:
