@@ -19,13 +19,12 @@ from reconciler.model.observed import Crash, CrashRecord, FailureRecord
 from reconciler.model.paths import TownPaths
 
 KEEP = 20  # times kept per record; older ones no longer matter for any window
-CRASHES, FAILURES = "crashes", "failures"  # TownPaths names the files
+CRASHES, FAILURES = "crashes", "failures"  # the TownPaths attributes that name the two files
 R = TypeVar("R", CrashRecord, FailureRecord)
 
 
 def path_of(root: str | Path, name: str = CRASHES) -> Path:
-    paths = TownPaths(str(root))
-    return Path(paths.crashes if name == CRASHES else paths.failures)
+    return Path(str(getattr(TownPaths(str(root)), name)))
 
 
 def _raw(root: str | Path, name: str) -> list[Any]:

@@ -55,6 +55,7 @@ class Controller:
         self.started = clock()
         self._wake = threading.Condition()
         self._dirty = False  # a change was noticed and no pass has started since
+        self._urgent = False  # gt wake asked: never folded into a later pass
         self._last_start = float("-inf")  # monotonic start of the last pass, for the debounce
         self._stop = False
         self._due_at: float | None = None  # monotonic time the last plan said something falls due
@@ -85,7 +86,8 @@ class Controller:
         desired = town.desired
         seen = None
         try:
-            plan, observed = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
+            full, observed = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
+            plan = full
             if result.errors:  # broken manifests: keep the last good state, start or stop nothing
                 plan = replace(plan, actions=tuple(a for a in plan.actions
                                                    if a.op.value in ("nudge", "help", "answer", "prompt")))
@@ -93,7 +95,7 @@ class Controller:
                                 on_event=self._journal_outcome)
             result.outcomes = executor.apply(plan)
             if not result.outcomes:
-                seen = (plan, observed)  # nothing changed since: no second look
+                seen = (full, observed)  # nothing changed since: status needs no second look
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a pass never takes the controller down
@@ -148,8 +150,7 @@ class Controller:
         """Ask for a pass: at once, or, for a noticed change, within the debounce window."""
         with self._wake:
             self._dirty = True
-            if not debounced:
-                self._last_start = float("-inf")  # an explicit wake is never folded
+            self._urgent = self._urgent or not debounced
             self._wake.notify()
 
     def stop(self) -> None:
@@ -204,11 +205,13 @@ class Controller:
         with self._wake:
             while not self._stop:
                 now = time.monotonic()
-                if self._dirty:
+                if self._urgent:
+                    deadline = now
+                elif self._dirty:
                     # Idle for a debounce window already: go now. Otherwise fold what else
                     # arrives into one pass at the window's end.
                     deadline = min(deadline, self._last_start + debounce)
                 if now >= deadline:
-                    self._dirty = False
+                    self._dirty = self._urgent = False
                     return
                 self._wake.wait(deadline - now)

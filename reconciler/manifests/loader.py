@@ -70,6 +70,17 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+@dataclass(frozen=True)
+class _FileRead:
+    """One file's documents as read and validated, and what its stat was then."""
+
+    stat: tuple[int, ...]
+    shown: str
+    manifests: list[Manifest]
+    problems: list[ManifestProblem]
+    invalid: set[tuple[str, str]]
+
+
 class ManifestCache:
     """Each file's documents, read and validated, kept while its stat is unchanged.
 
@@ -79,26 +90,25 @@ class ManifestCache:
     """
 
     def __init__(self) -> None:
-        self._files: dict[Path, tuple[tuple[int, ...], str, list[Manifest], list[ManifestProblem],
-                                      set[tuple[str, str]]]] = {}
+        self._files: dict[Path, _FileRead] = {}
         self.parsed: list[Path] = []
 
     def read(self, path: Path, problems: _Problems, invalid: set[tuple[str, str]]) -> list[Manifest]:
         try:
             st = path.stat()
-            key: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         except OSError:
             return _read_file(path, problems, invalid)  # reports why it cannot be read
+        stat = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         shown = display_path(path)
         kept = self._files.get(path)
-        if kept is None or kept[0] != key or kept[1] != shown:
+        if kept is None or kept.stat != stat or kept.shown != shown:
             own, own_invalid = _Problems(), set[tuple[str, str]]()
             self.parsed.append(path)
-            kept = (key, shown, _read_file(path, own, own_invalid), own.items, own_invalid)
+            kept = _FileRead(stat, shown, _read_file(path, own, own_invalid), own.items, own_invalid)
             self._files[path] = kept
-        problems.items.extend(kept[3])
-        invalid.update(kept[4])
-        return list(kept[2])
+        problems.items.extend(kept.problems)
+        invalid.update(kept.invalid)
+        return list(kept.manifests)
 
     def forget_missing(self, present: list[Path]) -> None:
         for gone in set(self._files) - set(present):

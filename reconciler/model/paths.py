@@ -31,14 +31,6 @@ class TownPaths:
         return posixpath.join(self.root, STATE_DIR, *parts)
 
     @property
-    def state_dir(self) -> str:
-        return self._state()
-
-    @property
-    def manifests(self) -> str:
-        return posixpath.join(self.root, "manifests")
-
-    @property
     def status(self) -> str:
         return self._state("status.json")
 
@@ -63,12 +55,12 @@ class TownPaths:
         return self._state("failures.json")
 
     @property
-    def town_issues(self) -> str:
-        """The town's own store (mail), at the town root."""
-        return posixpath.join(self.root, ".beads", "issues.jsonl")
+    def worktrees_root(self) -> str:
+        """Where every rig's worker worktrees live."""
+        return self._state("worktrees")
 
     def worktrees(self, rig: str) -> str:
-        return self._state("worktrees", rig)
+        return posixpath.join(self.worktrees_root, rig)
 
     def worktree(self, rig: str, worker: str) -> str:
         return self._state("worktrees", rig, worker)

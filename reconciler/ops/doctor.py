@@ -215,7 +215,7 @@ def _sessions_and_worktrees(town, observed, fix: bool) -> Iterator[Finding]:  # 
             yield Finding("worktree", "fail", f"session {session.name} has no worktree (.gt/worktrees/{rig}/{worker})")
     held = {(r.name, worker) for r in observed.rigs
             for worker in held_hooks(r.name, r.issues, {})[0]}
-    base = Path(paths.worktrees(""))
+    base = Path(paths.worktrees_root)
     for rig_dir in sorted(p for p in base.glob("*") if p.is_dir()):
         for wt in sorted(p for p in rig_dir.iterdir() if p.is_dir()):
             key = (rig_dir.name, wt.name)
