@@ -251,7 +251,7 @@ def measure_latency(town: BenchTown, convoy_text: str) -> Latency:
     t = time.perf_counter()
     town.start()
     start_ms = (time.perf_counter() - t) * 1000
-    if worker_sessions(town.tmux):
+    if worker_sessions(town.runtime.tmux):
         raise RuntimeError("worker sessions before the convoy was committed")
     time.sleep(1.0)  # let any pass the start itself caused finish (debounce is 0.5 s)
     passes_before = len(town.passes()) - 1
@@ -262,7 +262,7 @@ def measure_latency(town: BenchTown, convoy_text: str) -> Latency:
     git(town.root, "commit", "-q", "-m", "convoy demo")
     committed = time.perf_counter()
     deadline = committed + 30
-    while (seen := worker_sessions(town.tmux)) == 0:
+    while (seen := worker_sessions(town.runtime.tmux)) == 0:
         if time.perf_counter() > deadline:
             raise RuntimeError("no worker session within 30 s of the commit")
         time.sleep(POLL)
@@ -307,7 +307,7 @@ def measure_idle(town: BenchTown, seconds: float) -> Idle:
         convoys = status.get("convoys") or [{}]
         if (convoys[0].get("done") == convoys[0].get("total") == 4
                 and status.get("sync", {}).get("status") == "InSync"
-                and worker_sessions(town.tmux) == 0):
+                and worker_sessions(town.runtime.tmux) == 0):
             return f"convoy {convoys[0]['done']}/{convoys[0]['total']} done, InSync, 0 sessions"
         return ""
 

@@ -5,7 +5,7 @@ Two cases, each measured in the same run on private tmux servers (sockets named
 
 spawn    N workers, each a session with cwd, env vars (-e), ``sleep 600`` and @gt_* stamps,
          exactly those start_commands() emits (8 env vars and 7 stamps when this was written).
-         gt run_groups   what Executor._starts sends: a first group [start-server,
+         gt run_groups   what TmuxRuntime.start sends: a first group [start-server,
                          set-option -g remain-on-exit on], then one group per worker,
                          start_commands(spec, generation), all given to Tmux.run_groups (which
                          packs whole groups into as few tmux invocations as fit BATCH_BYTES,
@@ -53,9 +53,10 @@ from typing import Any, TypeVar
 import libtmux
 import libtmux.common
 
-from reconciler.act.sessions import start_commands
+from reconciler.act.sessions import session_start
 from reconciler.clients.sessions import STAMP_OPTIONS, observe_sessions
 from reconciler.clients.tmux import BATCH_BYTES, Tmux
+from reconciler.clients.tmux_runtime import create_commands
 from reconciler.model.actions import WorkerSpec
 
 COMMAND = ("sleep", "600")
@@ -170,6 +171,11 @@ class Launch:
     stamps: dict[str, str]  # option name (@gt_...) -> value
 
 
+def start_commands(spec: WorkerSpec, generation: str) -> list[list[str]]:
+    """The tmux commands TmuxRuntime.start gives for one worker."""
+    return create_commands(session_start(spec, generation))
+
+
 def launch_of(spec: WorkerSpec, generation: str) -> Launch:
     new, *stamps = start_commands(spec, generation)
     args = new[:new.index("--")]
@@ -190,8 +196,8 @@ def started(tmux: Tmux, specs: list[WorkerSpec], generation: str) -> int:
 # Each returns (sessions confirmed, note); the caller times it and counts tmux processes.
 
 def gt_spawn(tmux: Tmux, specs: list[WorkerSpec], generation: str) -> tuple[int, str]:
-    """Executor._starts' batch: the server group, one group per worker, Tmux.run_groups,
-    then one observe_sessions() to confirm."""
+    """TmuxRuntime.start's batch: the server group, one group per worker, Tmux.run_groups,
+    then one list-panes to confirm."""
     groups = [SERVER_GROUP, *(start_commands(spec, generation) for spec in specs)]
     results = tmux.run_groups(groups)
     errors = [r.error() for r in results if not r.ok]

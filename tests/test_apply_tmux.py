@@ -233,7 +233,7 @@ def test_one_failed_action_does_not_stop_the_others(demo_town: Path) -> None:
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)
     store(demo_town).hook("dm-parser", "demo/workers/someone")  # taken between plan and apply
-    outcomes = Executor(town.desired, town.tmux, town.stores).apply(plan)
+    outcomes = Executor(town.desired, town.runtime, town.stores).apply(plan)
     failed = [o for o in outcomes if o.failed]
     assert [o.action.issue for o in failed] == ["dm-parser"] and "someone" in failed[0].detail
     assert sorted(o.action.issue for o in outcomes if o.result.value == "created") == ["dm-greet", "dm-readme"]
@@ -322,9 +322,9 @@ def test_many_workers_start_in_a_few_tmux_calls(demo_town: Path) -> None:
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)
     assert sum(a.op.value == "spawn" for a in plan.actions) == 43
-    town.tmux.calls = 0
-    outcomes = Executor(town.desired, town.tmux, default_stores).apply(plan)
+    town.runtime.tmux.calls = 0
+    outcomes = Executor(town.desired, town.runtime, default_stores).apply(plan)
     assert [o.result.value for o in outcomes] == ["created"] * 43
     assert len(sessions(demo_town)) == 43
     # Batched under tmux's command-length limit: a handful of calls, not one or more per worker.
-    assert town.tmux.calls <= 10, town.tmux.calls
+    assert town.runtime.tmux.calls <= 10, town.runtime.tmux.calls

@@ -157,7 +157,7 @@ def test_a_failing_spawn_is_not_repeated_every_pass_by_the_controller(demo_town:
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)
     store(demo_town).hook("dm-new", "demo/workers/someone")  # taken behind the plan's back
-    Executor(town.desired, town.tmux, town.stores).apply(plan)
+    Executor(town.desired, town.runtime, town.stores).apply(plan)
     store(demo_town).unhook("dm-new", "demo/workers/someone")
     controller_plan, _ = Town.load(demo_town).plan(time.time())  # what a pass would do
     assert "spawn" not in [a.op.value for a in controller_plan.actions]

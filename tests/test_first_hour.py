@@ -260,7 +260,7 @@ def test_a_failed_action_makes_the_rig_degraded_with_the_failure_named(demo_town
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)
     store(demo_town).hook("dm-parser", "demo/workers/someone")
-    Executor(town.desired, town.tmux, town.stores).apply(plan)
+    Executor(town.desired, town.runtime, town.stores).apply(plan)
     store(demo_town).unhook("dm-parser", "demo/workers/someone")
     rig = status_json()["rigs"][0]
     assert rig["health"] == "Degraded"

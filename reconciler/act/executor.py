@@ -1,9 +1,8 @@
 """Carry out a plan: each action's outcome is reported to the caller, never printed.
 
 Starts are batched: worktrees and hooks are prepared one by one, then every
-new session of the plan is created and stamped in as few tmux invocations as
-tmux's command-length limit allows (one for a dozen workers or so), and one
-list-panes call confirms which of them came up.
+new session of the plan is handed to the runtime at once (local tmux creates and
+stamps them in as few invocations as its command-length limit allows).
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from reconciler.clients import git as gitops
 from reconciler.clients import history
 from reconciler.clients.beads import IssueStore
 from reconciler.clients.git import examine, worktree_branch
-from reconciler.clients.sessions import observe_sessions
+from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory
-from reconciler.clients.tmux import Tmux
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError
 from reconciler.model import DesiredState
 from reconciler.model.actions import Action, Op, Plan
@@ -58,10 +56,10 @@ class Outcome:
 
 
 class Executor:
-    def __init__(self, desired: DesiredState, tmux: Tmux, stores: StoreFactory, *,
+    def __init__(self, desired: DesiredState, runtime: Runtime, stores: StoreFactory, *,
                  clock: Callable[[], float] = time.time,
                  on_event: Callable[[Outcome], None] | None = None) -> None:
-        self.desired, self.tmux, self.stores, self.clock = desired, tmux, stores, clock
+        self.desired, self.runtime, self.stores, self.clock = desired, runtime, stores, clock
         self.on_event = on_event or (lambda outcome: None)
         self._stores: dict[str, IssueStore] = {}
 
@@ -123,10 +121,7 @@ class Executor:
     def _one(self, action: Action) -> Outcome:
         role = role_of(action.rig, action.worker)
         if action.op is Op.stop:
-            result = self.tmux.run(sessions.kill_command(action.session))
-            gone = result.returncode == 0 or "can't find session" in result.error()
-            if not gone:
-                raise TerminalError(f"kill-session {action.session}: {result.error()}")
+            self.runtime.stop(action.session)
             if action.release:
                 self.store(action.rig).unhook(action.issue, role)
                 return Outcome(action, Result.stopped, f"hook on {action.issue} released")
@@ -171,9 +166,12 @@ class Executor:
             store.update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
         store.close(action.issue, f"merged as {tip[:12]} into {rig.branch}")
-        self.tmux.run(sessions.kill_command(action.session))
-        kept = gitops.remove_worktree(action.spec.worktree, action.spec.repo)
         detail = f"{action.spec.branch} -> {rig.branch} at {tip[:12]}"
+        try:  # merged and closed: a session that will not stop is reported, not a failed merge
+            self.runtime.stop(action.session)
+        except TerminalError as exc:
+            detail += f"; session not stopped: {exc}"
+        kept = gitops.remove_worktree(action.spec.worktree, action.spec.repo)
         return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
 
     def _prune(self, action: Action) -> Outcome:
@@ -194,10 +192,9 @@ class Executor:
 
     def _nudge(self, action: Action) -> Outcome:
         assert action.spec is not None
-        delivered = sessions.nudge(self.tmux, action.session, action.spec.nudge)
+        delivered = sessions.nudge(self.runtime, action.session, action.spec.nudge)
         count = int(dict(action.after).get("nudges", "1"))
-        self.tmux.run(*sessions.stamp_commands(action.session, {
-            "nudges": str(count), "last_nudge": f"{self.clock():.0f}"}))
+        self.runtime.stamp(action.session, {"nudges": str(count), "last_nudge": f"{self.clock():.0f}"})
         if not delivered:
             return Outcome(action, Result.failed, "typed the nudge but Enter was not confirmed")
         return Outcome(action, Result.updated, f"nudge {count} delivered")
@@ -205,8 +202,8 @@ class Executor:
     def _prompt(self, action: Action) -> Outcome:
         """Type the start prompt into a pane that showed its agent ready; stamp it so it is typed once."""
         assert action.spec is not None
-        delivered = sessions.nudge(self.tmux, action.session, action.spec.prompt)
-        self.tmux.run(*sessions.stamp_commands(action.session, {"prompted": f"{self.clock():.0f}"}))
+        delivered = sessions.nudge(self.runtime, action.session, action.spec.prompt)
+        self.runtime.stamp(action.session, {"prompted": f"{self.clock():.0f}"})
         if not delivered:
             return Outcome(action, Result.failed, "typed the start prompt but Enter was not confirmed")
         return Outcome(action, Result.updated, "start prompt delivered")
@@ -214,8 +211,8 @@ class Executor:
     def _answer(self, action: Action) -> Outcome:
         """Send the keys that answer a dialog the agent's manifest knows."""
         count = int(dict(action.after).get("answers", "1"))
-        sessions.send_keys(self.tmux, action.session, action.keys)
-        self.tmux.run(*sessions.stamp_commands(action.session, {"answers": str(count)}))
+        self.runtime.send_keys(action.session, action.keys)
+        self.runtime.stamp(action.session, {"answers": str(count)})
         return Outcome(action, Result.updated, f"answered with {' '.join(action.keys)}")
 
     def _help(self, action: Action) -> Outcome:
@@ -226,7 +223,7 @@ class Executor:
             description=f"{action.why}\n\nsession: {action.session}\nattach: gt attach {action.subject}",
             issue_type="message", assignee=town.overseer,
             labels=["gt:message", f"from:{action.rig}/witness", "msg-type:HELP"])
-        self.tmux.run(*sessions.stamp_commands(action.session, {"help": mail.id}))
+        self.runtime.stamp(action.session, {"help": mail.id})
         return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
 
     def mail_store(self) -> IssueStore:
@@ -241,8 +238,8 @@ class Executor:
         if not actions:
             return []
         outcomes: list[Outcome] = []
-        prepared: list[tuple[Action, str]] = []
-        existing = {s.name for s in observe_sessions(self.tmux)}
+        prepared: list[Action] = []
+        starts: list[SessionStart] = []
         for action in actions:
             if action.reason == "crashed" and action.spec is not None:
                 history.record_crash(self.desired.root, action.rig, action.worker, action.issue,
@@ -252,23 +249,17 @@ class Executor:
             except (ReconcilerError, OSError) as exc:
                 outcomes.append(Outcome(action, Result.failed, str(exc)))
                 continue
-            prepared.append((action, uuid.uuid4().hex[:12]))
-        groups: list[list[list[str]]] = [[["start-server"], ["set-option", "-g", "remain-on-exit", "on"]]]
-        for action, generation in prepared:
             assert action.spec is not None
-            group = [sessions.kill_command(action.session)] if action.session in existing else []
-            groups.append(group + sessions.start_commands(action.spec, generation))
-        batch_errors = [r.error() for r in self.tmux.run_groups(groups) if not r.ok]
-        batch = "; ".join(batch_errors)
-        after = {s.name: s for s in observe_sessions(self.tmux)}
-        for action, generation in prepared:
-            up = after.get(action.session)
-            if up is None or up.stamps.generation != generation:
-                outcomes.append(self._start_alone(action, generation, batch))
+            prepared.append(action)
+            starts.append(sessions.session_start(action.spec, uuid.uuid4().hex[:12]))
+        failed = self.runtime.start(starts)
+        for action in prepared:
+            assert action.spec is not None
+            if action.session in failed:
+                outcomes.append(Outcome(action, Result.failed, failed[action.session]))
                 continue
             result = Result.updated if action.op is Op.restart else Result.created
-            outcomes.append(Outcome(action, result, f"{action.spec.model if action.spec else ''} "
-                                                    f"on {action.spec.branch if action.spec else ''}"))
+            outcomes.append(Outcome(action, result, f"{action.spec.model} on {action.spec.branch}"))
         return outcomes
 
     def _prepare(self, action: Action) -> None:
@@ -283,16 +274,3 @@ class Executor:
             seen = self.store(action.rig).get(action.issue)
             if seen.assignee != role_of(action.rig, action.worker) or seen.status not in HELD_STATUSES:
                 raise TerminalError(f"{action.issue} is no longer hooked to {action.worker}; not starting")
-
-    def _start_alone(self, action: Action, generation: str, batch_error: str) -> Outcome:
-        """The batch did not bring this one up: try it alone to learn exactly why."""
-        assert action.spec is not None
-        present = action.session in {s.name for s in observe_sessions(self.tmux)}
-        commands = ([sessions.kill_command(action.session)] if present else []) + \
-            sessions.start_commands(action.spec, generation)
-        result = self.tmux.run(*commands)
-        up = {s.name: s for s in observe_sessions(self.tmux)}.get(action.session)
-        if up is not None and up.stamps.generation == generation:
-            return Outcome(action, Result.created, f"{action.spec.model} on {action.spec.branch}")
-        return Outcome(action, Result.failed,
-                       result.error() if not result.ok else batch_error or "session did not start")

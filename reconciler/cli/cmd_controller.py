@@ -136,27 +136,9 @@ def shutdown(
         os.kill(pid, signal.SIGTERM)
     with TownLock(root, "shutdown").acquire(wait=30.0):
         town = Town.load(root)
-        stopped = _stop_sessions(town, grace)
+        stopped = town.runtime.terminate(grace)
     s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
            f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
-
-
-def _stop_sessions(town, grace: float) -> int:  # type: ignore[no-untyped-def]
-    """SIGTERM each agent, give it ``grace`` seconds, then kill what is left."""
-    from reconciler.clients.sessions import observe_sessions
-
-    live = observe_sessions(town.tmux)
-    for session in live:
-        if not session.dead and session.pane_pid > 0:
-            try:  # the pane's whole process group: its launcher and the agent under it
-                os.killpg(session.pane_pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(not s.dead for s in observe_sessions(town.tmux)):
-        time.sleep(0.1)
-    town.tmux.kill_server()  # the server is the town's own: nothing else lives on it
-    return len(live)
 
 
 @app.command(cls=GtCommand)
@@ -173,13 +155,12 @@ def nudge(
     Then an Enter that is checked; the default message is the agent's nudge.
     """
     from reconciler.act.sessions import nudge as send_nudge
-    from reconciler.clients.sessions import observe_sessions
     from reconciler.loop.town import Town
 
     s = settings(ctx)
     town = Town.load(s.town_root())
     rig, _, name = worker.partition("/")
-    session = next((x for x in observe_sessions(town.tmux)
+    session = next((x for x in town.runtime.sessions()
                     if x.stamps.rig == rig and x.stamps.worker == name), None)
     if session is None or session.dead:
         raise UsageError(f"no live session for worker {worker!r}")
@@ -188,7 +169,7 @@ def nudge(
         routing = town.desired.routing_for(spec) if spec else None
         agent = next((a for a in routing.agents if a.name == session.stamps.agent), None) if routing else None
         message = agent.nudge if agent else DEFAULT_NUDGE
-    delivered = send_nudge(town.tmux, session.name, message)
+    delivered = send_nudge(town.runtime, session.name, message)
     s.echo(f"nudged {worker}: {'delivered' if delivered else 'typed, Enter not confirmed'}")
     if not delivered:
         raise typer.Exit(1)

@@ -114,7 +114,7 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
     if not yes and not _confirmed(s, f"Apply {plural(len(plan.actions), 'action')}?"):
         s.echo("Cancelled; nothing done.", err=True)
         return 1
-    executor = Executor(town.desired, town.tmux, town.stores,
+    executor = Executor(town.desired, town.runtime, town.stores,
                         on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]

@@ -9,8 +9,12 @@ handed to a shell.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from reconciler.errors import ObserveError
 
@@ -50,14 +54,23 @@ class TmuxResult:
         return "; ".join(self.stderr) or f"tmux exited {self.returncode}"
 
 
+@cache
+def tmux_binary() -> str:
+    found = shutil.which("tmux")
+    if found is None:
+        raise ObserveError("tmux is not installed (not found on PATH); gt runs workers in tmux")
+    return found
+
+
 class Tmux:
-    """A town's tmux server on its private socket (``tmux -L <socket>``)."""
+    """A town's tmux server on its private socket (``tmux -L <socket>``).
+
+    Each call is one ``tmux`` process run directly: no library sits between gt and
+    the one subprocess it needs, so a command that talks to tmux once starts fast.
+    """
 
     def __init__(self, socket: str) -> None:
-        import libtmux
-
         self.socket = socket
-        self.server = libtmux.Server(socket_name=socket)
         self.calls = 0  # tmux processes started; benchmarks and tests read it
 
     def run(self, *commands: Sequence[str]) -> TmuxResult:
@@ -69,14 +82,17 @@ class Tmux:
             args.extend(escape(a) for a in command)
         if not args:
             return TmuxResult(0, (), ())
-        import libtmux
-
         self.calls += 1
         try:
-            proc = self.server.cmd(*args)
-        except (libtmux.exc.LibTmuxException, OSError) as exc:
+            proc = subprocess.run([tmux_binary(), "-L", self.socket, *args], capture_output=True,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except OSError as exc:
             raise ObserveError(f"tmux -L {self.socket}: {exc}") from exc
-        result = TmuxResult(proc.returncode or 0, tuple(proc.stdout), tuple(proc.stderr))
+        stdout = _lines(proc.stdout)
+        while stdout and not stdout[-1]:  # a screen's blank bottom rows are not output
+            stdout.pop()
+        stderr = [line for line in _lines(proc.stderr) if line]
+        result = TmuxResult(proc.returncode, tuple(stdout), tuple(stderr))
         log.debug("tmux ran", extra={"gt_commands": len(commands), "gt_returncode": result.returncode})
         return result
 
@@ -108,8 +124,6 @@ class Tmux:
     def kill_server(self) -> None:
         self.run(["kill-server"])
         # Some tmux versions leave the socket file behind; a dead town leaves nothing.
-        import os
-
         base = os.environ.get("TMUX_TMPDIR") or "/tmp"
         path = os.path.join(base, f"tmux-{os.getuid()}", self.socket)
         if os.path.exists(path) and self.run(["list-sessions"]).no_server:
@@ -117,3 +131,8 @@ class Tmux:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _lines(output: bytes) -> list[str]:
+    """Output lines, decoded leniently: a pane may show any bytes at all."""
+    return output.decode("utf-8", errors="backslashreplace").split("\n")

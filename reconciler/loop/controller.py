@@ -91,7 +91,7 @@ class Controller:
             if result.errors:  # broken manifests: keep the last good state, start or stop nothing
                 plan = replace(plan, actions=tuple(a for a in plan.actions
                                                    if a.op.value in ("nudge", "help", "answer", "prompt")))
-            executor = Executor(desired, town.tmux, town.stores, clock=self.clock,
+            executor = Executor(desired, town.runtime, town.stores, clock=self.clock,
                                 on_event=self._journal_outcome)
             result.outcomes = executor.apply(plan)
             if not result.outcomes:

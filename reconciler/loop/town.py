@@ -1,4 +1,4 @@
-"""A town at run time: its manifests, its tmux server, its stores; plans with digests.
+"""A town at run time: its manifests, its session runtime, its stores; plans with digests.
 
 This is the glue the CLI and the controller share: load, observe, plan.
 """
@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory, default_stores
-from reconciler.clients.tmux import Tmux
 from reconciler.errors import ReconcilerError
 from reconciler.manifests.loader import ManifestCache, load_desired_state
 from reconciler.model import DesiredState
@@ -37,17 +37,19 @@ class EmptyPrune(ReconcilerError):
 class Town:
     root: Path
     desired: DesiredState
-    tmux: Tmux
+    runtime: Runtime
     stores: StoreFactory
 
     @classmethod
     def load(cls, root: Path, stores: StoreFactory = default_stores,
              manifests: ManifestCache | None = None) -> Town:
         desired = load_desired_state(root / "manifests", cache=manifests)
-        return cls(root, desired, Tmux(desired.socket), stores)
+        from reconciler.clients.tmux_runtime import TmuxRuntime
+
+        return cls(root, desired, TmuxRuntime(desired.socket), stores)
 
     def observe(self) -> ObservedState:
-        return observe(self.desired, self.tmux, self.stores)
+        return observe(self.desired, self.runtime, self.stores)
 
     def plan(self, now: float, *, prune: bool = False, allow_empty: bool = False,
              max_spawns: int | None = None, backoff: bool = True,

@@ -166,7 +166,9 @@ def _pid_alive(pid: int) -> bool:
 def _socket(town, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
     base = os.environ.get("TMUX_TMPDIR") or "/tmp"
     path = Path(base) / f"tmux-{os.getuid()}" / town.desired.socket
-    answer = town.tmux.run(["list-sessions"])
+    from reconciler.clients.tmux import Tmux
+
+    answer = Tmux(town.desired.socket).run(["list-sessions"])
     if answer.no_server and path.exists():
         if fix:
             path.unlink(missing_ok=True)
