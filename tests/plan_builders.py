@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from reconciler.manifests.build import convoy_of, defaulted, rig_of, town_of
 from reconciler.model import (
     AgentSpec,
     ConvoySpec,
@@ -53,16 +55,19 @@ ROUTING = RoutingSpec(
 
 
 def rig(name: str = "csm", **kw: Any) -> RigSpec:
-    return RigSpec(name=name, repo=f"../{name}", prefix=PREFIXES.get(name, name[:2]), **kw)
+    """A rig with the schema's defaults, then ``kw`` in place of them."""
+    spec = defaulted("Rig", {"repo": f"../{name}", "beads": {"prefix": PREFIXES.get(name, name[:2])}})
+    return replace(rig_of(name, spec), **kw)
 
 
 def convoy(name: str, *issues: str, rig: str = "csm", **kw: Any) -> ConvoySpec:
-    return ConvoySpec(name=name, rig=rig, issues=tuple(issues), **kw)
+    return replace(convoy_of(name, defaulted("Convoy", {"rig": rig, "issues": list(issues)})), **kw)
 
 
 def desired(*rigs: RigSpec, convoys: tuple[ConvoySpec, ...] = (),
             routings: tuple[RoutingSpec, ...] = ()) -> DesiredState:
-    return DesiredState(root=ROOT, rigs=rigs or (rig(),), convoys=convoys, routings=routings)
+    return DesiredState(town=town_of("town", defaulted("Town", {})), root=ROOT, rigs=rigs or (rig(),),
+                        convoys=convoys, routings=routings)
 
 
 def issue(issue_id: str, status: str = "open", **kw: Any) -> ObservedIssue:

@@ -49,8 +49,8 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert rig.prefix == "api"  # no beads.prefix: the rig's name
     assert (rig.branch, rig.state, rig.workers_max, rig.beads_path, rig.routing) == (
         "main", "active", 4, ".beads", "default")
-    assert rig.witness == WitnessPolicy()
-    assert rig.refinery == RefineryPolicy()
+    assert rig.witness == WitnessPolicy(idle_after=300, max_nudges=3, nudge_every=120, stuck_after=1800)
+    assert rig.refinery == RefineryPolicy("squash", ())
     assert state.convoys[0].title == "auth" and state.convoys[0].parallelism == 0
     town = state.town
     assert town.source is None and town.name == in_tmp.name

@@ -312,7 +312,7 @@ def _cases() -> list[Case]:
                  session(d, "csm", "nux", i1, idle=1800, nudges=1, last_nudge=NOW - 900),)), NOW,
              [("help", "nux", "cs-1", "stuck")]))
 
-    d2 = desired(rig(witness=WitnessPolicy(idle_after=60, max_nudges=1, nudge_every=30)),
+    d2 = desired(rig(witness=WitnessPolicy(idle_after=60, max_nudges=1, nudge_every=30, stuck_after=1800)),
                  convoys=(convoy("auth", "cs-1", "cs-2"),))
     i2 = hooked("cs-2", "slit")
     add(Case("rig-witness-policy-is-used", d2,

@@ -96,3 +96,38 @@ def test_readme_documents_every_field(kind: str) -> None:
         if leaf != "*" and leaf not in section:
             undocumented.append(path)
     assert not undocumented, undocumented
+
+
+def test_defaults_live_in_the_schemas_alone() -> None:
+    """The model built from manifests has no defaults of its own, so a schema default is the
+    only one: a change to it reaches every user, and no second copy can drift."""
+    import dataclasses
+
+    from reconciler.model import (
+        ConvoySpec,
+        CrashLoopPolicy,
+        DesiredState,
+        ModelSpec,
+        RefineryPolicy,
+        RigSpec,
+        TownSpec,
+        WitnessPolicy,
+    )
+
+    backed = (TownSpec, CrashLoopPolicy, RigSpec, WitnessPolicy, RefineryPolicy, ConvoySpec, ModelSpec)
+    with_default = [f"{cls.__name__}.{f.name}" for cls in backed for f in dataclasses.fields(cls)
+                    if f.name != "source" and (f.default is not dataclasses.MISSING
+                                               or f.default_factory is not dataclasses.MISSING)]
+    assert with_default == []
+    assert dataclasses.fields(DesiredState)[0].default is dataclasses.MISSING  # the town, too
+
+
+def test_a_town_without_a_town_manifest_gets_the_schema_defaults(tmp_path: Any) -> None:
+    from reconciler.manifests.build import town
+
+    town_schema = json.loads((REPO_ROOT / "schemas" / "town.schema.json").read_text())
+    controller = town_schema["properties"]["spec"]["properties"]["controller"]["properties"]
+    spec = town(None, "plain")
+    assert spec.name == "plain" and spec.source is None
+    assert spec.max_spawns_per_pass == controller["maxSpawnsPerPass"]["default"]
+    assert spec.overseer == town_schema["properties"]["spec"]["properties"]["overseer"]["default"]

@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 
 from reconciler.loop.status import BAD, build_status
-from reconciler.model import CrashLoopPolicy, TownSpec
 from reconciler.model.observed import CrashRecord, ObservedState
 from reconciler.plan.planner import plan
 
@@ -50,7 +49,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.test_id for c in CASES])
 def test_worker_health(case: Case) -> None:
     d = desired(rig(state=case.state), convoys=(convoy("auth", "cs-1", "cs-2"),))
-    d = replace(d, town=TownSpec(crash_loop=CrashLoopPolicy(window=900)))
+    d = replace(d, town=replace(d.town, crash_loop=replace(d.town.crash_loop, window=900)))
     status = "hooked" if case.test_id == "young-and-not-picked-up" else "in_progress"
     on = hooked("cs-1", "nux", status=status)
     sessions = (session(d, "csm", "nux", on, **case.session_kw),) if case.session_kw is not None else ()

@@ -5,8 +5,10 @@ controller is idle; changes within the debounce window after that are folded
 into one follow-up pass), when asked (SIGUSR1, sent by gt wake), when the last
 plan said something falls due (RequeueAfter: a backoff ending, a nudge, a pane
 settling), and at least every interval (with jitter). A pass observes and plans
-once, and observes again only when it acted; a pass whose manifests are invalid
-keeps the last good desired state and records the errors in status.
+once; after acting it reads again only what its actions touched (the sessions, and
+the store and worktrees of the rigs acted on) and plans that for status. A pass
+whose manifests are invalid keeps the last good desired state and records the
+errors in status.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class Controller:
             return result
         desired = town.desired
         seen = None
+        planned_at = self._last_start
         try:
             full, observed = town.plan(started, max_spawns=desired.town.max_spawns_per_pass)
             plan = full
@@ -94,7 +97,10 @@ class Controller:
             executor = Executor(desired, town.runtime, town.stores, clock=self.clock,
                                 on_event=self._journal_outcome)
             result.outcomes = executor.apply(plan)
-            if not result.outcomes:
+            if result.outcomes:
+                planned_at = time.monotonic()
+                seen = town.replan(observed, [o.action for o in result.outcomes], self.clock())
+            else:
                 seen = (full, observed)  # nothing changed since: status needs no second look
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
@@ -106,11 +112,11 @@ class Controller:
                 "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}})
             result.errors = (*result.errors, ManifestProblem(
                 "", 0, 0, "", f"pass failed: unexpected {type(exc).__name__}: {exc} (see .gt/controller.log)"))
-        result.status = self._status(town, result, started, seen)
+        result.status = self._status(town, result, started, seen, planned_at)
         return result
 
     def _status(self, town: Town | None, result: PassResult, started: float,
-                seen: tuple[Plan, ObservedState] | None = None) -> dict[str, Any]:
+                seen: tuple[Plan, ObservedState] | None = None, planned_at: float = 0.0) -> dict[str, Any]:
         now = self.clock()
         info: dict[str, Any] = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
                 "actions": len(result.outcomes), "failed": sum(o.failed for o in result.outcomes)}
@@ -127,7 +133,6 @@ class Controller:
                           for o in result.outcomes)
             due = [d for d in (after.requeue_after, STARTUP_POLL if spawned else None) if d is not None]
             # Due times count from the plan's clock reading, so a slow pass does not push them later.
-            planned_at = self._last_start if seen is not None else time.monotonic()
             self._due_at = planned_at + min(due) if due else None
         write_status(self.root, status)
         self.journal.info("pass done", extra={"gt": {
@@ -190,11 +195,10 @@ class Controller:
         return [Path(rig_repo_path(desired, rig)) / rig.beads_path for rig in desired.rigs]
 
     def _interval(self) -> tuple[float, float]:
-        town = self.town.desired.town if self.town else None
-        interval = town.interval if town else 30.0
-        jitter = town.jitter if town else 0.1
-        debounce = town.debounce if town else 0.5
-        return interval * (1 + random.uniform(-jitter, jitter)), debounce
+        from reconciler.manifests.build import default_town
+
+        town = self.town.desired.town if self.town else default_town(self.root.name)
+        return town.interval * (1 + random.uniform(-town.jitter, town.jitter)), town.debounce
 
     def _sleep(self) -> None:
         """Wait for the next pass: a change (leading edge, then folded), a due time, or the interval."""

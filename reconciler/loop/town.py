@@ -15,9 +15,9 @@ from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.errors import ReconcilerError
 from reconciler.manifests.loader import ManifestCache, load_desired_state
 from reconciler.model import DesiredState
-from reconciler.model.actions import Plan
+from reconciler.model.actions import Action, Plan
 from reconciler.model.observed import ObservedState
-from reconciler.observe.state import observe
+from reconciler.observe.state import observe, observe_after
 from reconciler.plan.planner import plan
 
 
@@ -50,6 +50,11 @@ class Town:
 
     def observe(self) -> ObservedState:
         return observe(self.desired, self.runtime, self.stores)
+
+    def replan(self, observed: ObservedState, done: list[Action], now: float) -> tuple[Plan, ObservedState]:
+        """The plan after ``done`` was carried out: only what those actions touched is read again."""
+        observed = observe_after(self.desired, self.runtime, self.stores, observed, done)
+        return plan(self.desired, observed, now, max_spawns=self.desired.town.max_spawns_per_pass), observed
 
     def plan(self, now: float, *, prune: bool = False, allow_empty: bool = False,
              max_spawns: int | None = None, backoff: bool = True,

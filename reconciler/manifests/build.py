@@ -6,6 +6,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from reconciler.manifests.schemas import apply_defaults
 from reconciler.model import (
     AgentSpec,
     ConvoySpec,
@@ -19,6 +20,7 @@ from reconciler.model import (
     RigSpec,
     RoutingRule,
     RoutingSpec,
+    Source,
     TownSpec,
     WitnessPolicy,
 )
@@ -40,13 +42,29 @@ def _env(mapping: dict[str, str]) -> Env:
     return tuple(sorted(mapping.items()))
 
 
+def defaulted(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A manifest body with every absent field set from the schema: the one source of defaults."""
+    document = {"apiVersion": "gt/v1", "kind": kind, "metadata": {"name": "defaults"}, "spec": spec}
+    body: dict[str, Any] = apply_defaults(kind, document)["spec"]
+    return body
+
+
 def town(m: Manifest | None, default_name: str) -> TownSpec:
     if m is None:
-        return TownSpec(name=default_name)
-    spec = m.spec
+        return default_town(default_name)
+    return town_of(m.name, m.spec, m.source())
+
+
+def default_town(name: str) -> TownSpec:
+    """The Town of a town that declares none: every value the schema's default."""
+    return town_of(name, defaulted("Town", {}))
+
+
+def town_of(name: str, spec: dict[str, Any], source: Source | None = None) -> TownSpec:
+    """A Town from a defaulted body."""
     ctl, crash = spec["controller"], spec["controller"]["crashLoop"]
     return TownSpec(
-        name=m.name,
+        name=name,
         socket=spec["tmux"]["socket"],
         beads_backend=spec["beads"]["backend"],
         beads_prefix=spec["beads"]["prefix"],
@@ -61,18 +79,22 @@ def town(m: Manifest | None, default_name: str) -> TownSpec:
             window=parse_duration(crash["window"]),
         ),
         overseer=spec["overseer"],
-        source=m.source(),
+        source=source,
     )
 
 
 def rig(m: Manifest) -> RigSpec:
-    spec = m.spec
+    return rig_of(m.name, m.spec, m.source())
+
+
+def rig_of(name: str, spec: dict[str, Any], source: Source | None = None) -> RigSpec:
+    """A Rig from a defaulted body."""
     witness, refinery, workers = spec["witness"], spec["refinery"], spec["workers"]
     return RigSpec(
-        name=m.name,
+        name=name,
         repo=spec["repo"],
         branch=spec["branch"],
-        prefix=spec["beads"]["prefix"] or m.name,
+        prefix=spec["beads"]["prefix"] or name,
         beads_path=spec["beads"]["path"],
         state=spec["state"],
         routing=spec["routing"],
@@ -89,7 +111,7 @@ def rig(m: Manifest) -> RigSpec:
             strategy=refinery["strategy"],
             gates=tuple(_argv(g) for g in refinery["gates"]),
         ),
-        source=m.source(),
+        source=source,
     )
 
 
@@ -98,15 +120,19 @@ def _argv(gate: str | list[str]) -> tuple[str, ...]:
 
 
 def convoy(m: Manifest) -> ConvoySpec:
-    spec = m.spec
+    return convoy_of(m.name, m.spec, m.source())
+
+
+def convoy_of(name: str, spec: dict[str, Any], source: Source | None = None) -> ConvoySpec:
+    """A Convoy from a defaulted body."""
     return ConvoySpec(
-        name=m.name,
+        name=name,
         rig=spec["rig"],
         issues=tuple(spec["issues"]),
-        title=spec["title"] or m.name,
+        title=spec["title"] or name,
         parallelism=spec["parallelism"],
         paused=spec["paused"],
-        source=m.source(),
+        source=source,
     )
 
 

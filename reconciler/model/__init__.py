@@ -29,57 +29,61 @@ class Source:
         return f"{self.path}:{self.line}:{self.col}"
 
 
+# The manifest-backed values below carry no defaults of their own: the schemas' ``default``
+# keywords are the one source, applied by ``reconciler.manifests`` before these are built.
+
+
 @dataclass(frozen=True)
 class CrashLoopPolicy:
-    initial_backoff: float = 30.0
-    max_backoff: float = 600.0
-    max_crashes: int = 5
-    window: float = 900.0
+    initial_backoff: float
+    max_backoff: float
+    max_crashes: int
+    window: float
 
 
 @dataclass(frozen=True)
 class TownSpec:
-    name: str = "town"
-    socket: str | None = None
-    beads_backend: str = "embedded"
-    beads_prefix: str = "hq"
-    interval: float = 30.0
-    jitter: float = 0.1
-    debounce: float = 0.5
-    max_spawns_per_pass: int = 5
-    crash_loop: CrashLoopPolicy = CrashLoopPolicy()
-    overseer: str = "overseer"
+    name: str
+    socket: str | None
+    beads_backend: str
+    beads_prefix: str
+    interval: float
+    jitter: float
+    debounce: float
+    max_spawns_per_pass: int
+    crash_loop: CrashLoopPolicy
+    overseer: str
     source: Source | None = None
 
 
 @dataclass(frozen=True)
 class WitnessPolicy:
-    idle_after: float = 300.0
-    max_nudges: int = 3
-    nudge_every: float = 120.0
-    stuck_after: float = 1800.0
+    idle_after: float
+    max_nudges: int
+    nudge_every: float
+    stuck_after: float
 
 
 @dataclass(frozen=True)
 class RefineryPolicy:
-    strategy: str = "squash"
-    gates: tuple[tuple[str, ...], ...] = ()
+    strategy: str
+    gates: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class RigSpec:
     name: str
     repo: str
-    branch: str = "main"
-    prefix: str = ""
-    beads_path: str = ".beads"
-    state: str = "active"
-    routing: str = "default"
-    workers_max: int = 4
-    worker_names: tuple[str, ...] = ()
-    worker_env: Env = ()
-    witness: WitnessPolicy = WitnessPolicy()
-    refinery: RefineryPolicy = RefineryPolicy()
+    branch: str
+    prefix: str
+    beads_path: str
+    state: str
+    routing: str
+    workers_max: int
+    worker_names: tuple[str, ...]
+    worker_env: Env
+    witness: WitnessPolicy
+    refinery: RefineryPolicy
     source: Source | None = None
 
 
@@ -88,9 +92,9 @@ class ConvoySpec:
     name: str
     rig: str
     issues: tuple[str, ...]
-    title: str = ""
-    parallelism: int = 0
-    paused: bool = False
+    title: str
+    parallelism: int
+    paused: bool
     source: Source | None = None
 
 
@@ -155,8 +159,8 @@ class AgentSpec:
 class ModelSpec:
     name: str
     agent: str
-    args: tuple[str, ...] = ()
-    cost: float = 0.0
+    args: tuple[str, ...]
+    cost: float
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,7 @@ class RoutingSpec:
 class DesiredState:
     """Everything the manifests ask for, validated and with defaults applied."""
 
-    town: TownSpec = TownSpec()
+    town: TownSpec
     rigs: tuple[RigSpec, ...] = ()
     convoys: tuple[ConvoySpec, ...] = ()
     routings: tuple[RoutingSpec, ...] = ()

@@ -40,6 +40,9 @@ MARKERS = {
     Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
     Op.prompt: "~", Op.answer: "~", Op.prune: "-",
 }
+# Actions that change only their session (its screen or stamps) and never the rig's store or
+# worktrees: after them, a rig needs no second look.
+SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help})
 # Stops run before starts, so a restart or a freed slot never collides with a spawn.
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory
 from reconciler.model import DesiredState
+from reconciler.model.actions import SESSION_ONLY, Action
 from reconciler.model.observed import ObservedState
-from reconciler.observe.issues import observe_rigs
+from reconciler.observe.issues import observe_rig, observe_rigs
 from reconciler.observe.programs import observe_programs
 
 
@@ -25,3 +29,19 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
 
 
 
+
+
+def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory, before: ObservedState,
+                  done: Iterable[Action]) -> ObservedState:
+    """``before``, brought up to date after ``done``: the sessions and the history are read again,
+    and the store and worktrees of each rig an action changed; every other rig is kept as seen."""
+    from reconciler.clients import history
+
+    done = list(done)
+    if not done:
+        return before
+    touched = {a.rig for a in done if a.op not in SESSION_ONLY}
+    rigs = tuple(observe_rig(desired, desired.rig(r.name), stores) if r.name in touched else r
+                 for r in before.rigs)
+    return replace(before, sessions=runtime.sessions(screens=True), rigs=rigs,
+                   crashes=history.load(desired.root), failures=history.load_failures(desired.root))
