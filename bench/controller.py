@@ -47,8 +47,8 @@ from typing import Any
 
 from reconciler.clients.lock import holder_alive
 from reconciler.clients.sessions import observe_sessions
+from reconciler.clients.status_file import read_status
 from reconciler.clients.tmux import Tmux
-from reconciler.loop.status import read_status
 from reconciler.loop.town import Town
 from reconciler.ops.scaffold import init_town
 

@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.manifests.build import convoy_of, defaulted, rig_of, town_of
-from reconciler.model import (
+from reconciler.model.actions import Action, Note, Plan
+from reconciler.model.desired import (
     AgentSpec,
     ConvoySpec,
     DesiredState,
@@ -15,7 +16,6 @@ from reconciler.model import (
     RoutingRule,
     RoutingSpec,
 )
-from reconciler.model.actions import Action, Note, Plan
 from reconciler.model.observed import (
     CrashRecord,
     ObservedIssue,

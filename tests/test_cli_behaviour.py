@@ -94,6 +94,8 @@ def test_help_lists_commands_in_workflow_order_without_type_names() -> None:
         assert code == 0, name
         raw = re.findall(r"\b(TEXT|FLOAT|INTEGER|PATH|BOOLEAN)\b|<(?:str|path|int|float|bool)>|\[\[", text)
         assert not raw, f"gt {name} --help shows raw type names {raw}"
+        usage = text.splitlines()[0]
+        assert "{" not in usage, f"gt {name}: a required argument is NAME, not {{NAME}}: {usage}"
 
 
 def test_plurals_are_right(small_town: Path) -> None:

@@ -17,8 +17,8 @@ from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.lock import holder_alive
 from reconciler.clients.sessions import observe_sessions
+from reconciler.clients.status_file import read_status
 from reconciler.clients.tmux import Tmux
-from reconciler.loop.status import read_status
 from reconciler.loop.town import Town
 
 from .conftest import commit_all, wait_for

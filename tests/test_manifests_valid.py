@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests.loader import load_desired_state
-from reconciler.model import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model.desired import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
 from reconciler.model.presets import BUILTIN_ROUTING
 
 from .conftest import REPO_ROOT, write_tree

@@ -9,8 +9,8 @@ from pathlib import Path
 from reconciler.clients.beads import IssueStore
 from reconciler.clients.stores import default_stores
 from reconciler.loop.town import Town
-from reconciler.model import DesiredState, RigSpec
 from reconciler.model.actions import Action, Op
+from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.reasons import Reason
 
 OTHER_RIG = """\

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.model import DesiredState, WitnessPolicy
 from reconciler.model.actions import Op, Plan
+from reconciler.model.desired import DesiredState, WitnessPolicy
 from reconciler.model.observed import DONE_LABEL, CrashRecord, ObservedState, Stamps, role_of
 from reconciler.plan.planner import plan
 from reconciler.plan.workers import worker_spec

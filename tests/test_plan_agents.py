@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.model import AgentSpec, DesiredState, Dialog, ModelSpec, PromptVia, RoutingSpec
 from reconciler.model.actions import Level, Op, Plan
+from reconciler.model.desired import AgentSpec, DesiredState, Dialog, ModelSpec, PromptVia, RoutingSpec
 from reconciler.model.observed import (
     CrashRecord,
     FailureRecord,

@@ -103,7 +103,7 @@ def test_defaults_live_in_the_schemas_alone() -> None:
     only one: a change to it reaches every user, and no second copy can drift."""
     import dataclasses
 
-    from reconciler.model import (
+    from reconciler.model.desired import (
         ConvoySpec,
         CrashLoopPolicy,
         DesiredState,

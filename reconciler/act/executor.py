@@ -23,8 +23,8 @@ from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError
-from reconciler.model import DesiredState
 from reconciler.model.actions import Action, Op, Plan
+from reconciler.model.desired import DesiredState
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
 from reconciler.model.paths import TownPaths, rig_repo_path
 

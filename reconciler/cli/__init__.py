@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from reconciler import __version__
 from reconciler.cli.settings import ColorMode, OutputMode, Settings
@@ -55,13 +55,11 @@ class WorkflowGroup(TyperGroup):
 
 
 class GtCommand(TyperCommand):
-    """Help that says what an argument is, not its Python type (no '<str>' or '<path>')."""
+    """Usage lines as users read them elsewhere: a required argument is ``NAME``, not ``{NAME}``."""
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        for param in self.params:
-            if isinstance(param, TyperArgument):
-                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-        super().format_help(ctx, formatter)
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 app = typer.Typer(

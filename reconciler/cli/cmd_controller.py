@@ -14,7 +14,6 @@ import typer
 from reconciler.cli import GtCommand, app, maps_errors, settings
 from reconciler.cli.render import plural
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.model import DEFAULT_NUDGE
 
 controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
 rig_app = typer.Typer(no_args_is_help=True, help="Rig operations (reset).")
@@ -44,7 +43,7 @@ def controller_run(
 
 
 def _answered(root: Path, pid: int) -> bool:
-    from reconciler.loop.status import read_status
+    from reconciler.clients.status_file import read_status
 
     status = read_status(root) or {}
     return status.get("controller", {}).get("pid") == pid and bool(status.get("lastPass"))
@@ -156,6 +155,7 @@ def nudge(
     """
     from reconciler.act.sessions import nudge as send_nudge
     from reconciler.loop.town import Town
+    from reconciler.model.desired import DEFAULT_NUDGE
 
     s = settings(ctx)
     town = Town.load(s.town_root())

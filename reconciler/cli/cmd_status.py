@@ -74,7 +74,7 @@ def _worker_lines(w: dict[str, Any], s: Settings) -> list[str]:
 def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
     """The controller's status when one runs and wrote it; else what is observed now, saying why."""
     from reconciler.clients.lock import holder_alive
-    from reconciler.loop.status import observed_status, read_status_file, status_path
+    from reconciler.clients.status_file import read_status_file, status_path
 
     alive = holder_alive(root)
     pid = alive if alive and alive > 0 else None
@@ -88,6 +88,8 @@ def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
                   "finished a pass; showing what is observed now")
     else:
         notice = f"controller running (pid {pid}) but {status_path(root)} is {problem}; showing what is observed now"
+    from reconciler.loop.status import observed_status
+
     doc = observed_status(root, time.time())
     return doc | {"controllerAlive": bool(alive), "source": "observed", "notice": notice,
                   "statusFile": problem or "ok"}, pid

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reconciler.clients.beads import IssueStore
 from reconciler.errors import StoreError
-from reconciler.model import DesiredState, RigSpec
+from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.paths import rig_repo_path
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]

@@ -26,10 +26,11 @@ from typing import Any
 from reconciler import __version__
 from reconciler.act.executor import Executor, Outcome
 from reconciler.clients.lock import TownLock
+from reconciler.clients.status_file import write_status
 from reconciler.clients.stores import StoreCache
 from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
 from reconciler.loop.logs import controller_logger
-from reconciler.loop.status import iso, town_status, write_status
+from reconciler.loop.status import iso, town_status
 from reconciler.loop.town import Town
 from reconciler.manifests.loader import ManifestCache
 from reconciler.model.actions import Plan

@@ -8,17 +8,15 @@ failed action with its error and time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.clients.files import write_atomic
 from reconciler.errors import ManifestProblem
-from reconciler.model import DesiredState, RigSpec
 from reconciler.model.actions import Level, Plan
+from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.observed import (
     HELD_STATUSES,
     CrashRecord,
@@ -29,7 +27,6 @@ from reconciler.model.observed import (
     held_hooks,
     worker_of,
 )
-from reconciler.model.paths import TownPaths
 from reconciler.plan.planner import plan as make_plan
 
 if TYPE_CHECKING:
@@ -41,10 +38,6 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def status_path(root: Path) -> Path:
-    return Path(TownPaths(str(root)).status)
-
-
 @dataclass(frozen=True)
 class Health:
     health: str
@@ -52,8 +45,8 @@ class Health:
 
 
 def worker_health(rig: RigSpec, worker: str, issue_status: str, session: ObservedSession | None,
-                  plan: Plan, now: float, crash: CrashRecord | None = None,
-                  window: float = 900.0) -> Health:
+                  plan: Plan, now: float, crash: CrashRecord | None,
+                  window: float) -> Health:
     """How one worker is doing and, unless it is fine, why."""
     if rig.state == "docked":
         return Health("Docked", "rig is docked: session stopped, hook kept")
@@ -180,33 +173,6 @@ def _convoy_status(desired: DesiredState, observed: ObservedState, name: str) ->
     total = len(convoy.issues)
     return {"name": name, "rig": convoy.rig, "paused": convoy.paused, "done": done,
             "working": working, "waiting": total - done - working, "total": total}
-
-
-def write_status(root: Path, status: dict[str, Any]) -> None:
-    """Atomically: a reader sees the previous pass's status or this one, never half."""
-    write_atomic(status_path(root), json.dumps(status, indent=1))
-
-
-def read_status(root: Path) -> dict[str, Any] | None:
-    data, _ = read_status_file(root)
-    return data
-
-
-def read_status_file(root: Path) -> tuple[dict[str, Any] | None, str]:
-    """The status document, or None and why not: "missing" or "corrupt: ..."."""
-    try:
-        text = status_path(root).read_text()
-    except FileNotFoundError:
-        return None, "missing"
-    except OSError as exc:
-        return None, f"unreadable: {exc.strerror}"
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        return None, f"corrupt: {exc}"
-    if not isinstance(data, dict):
-        return None, "corrupt: not a JSON object"
-    return data, ""
 
 
 def town_status(town: Town, now: float, *, errors: Sequence[ManifestProblem] = (),

@@ -14,8 +14,8 @@ from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.errors import ReconcilerError
 from reconciler.manifests.loader import ManifestCache, load_desired_state
-from reconciler.model import DesiredState
 from reconciler.model.actions import Action, Plan
+from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
 from reconciler.observe.state import observe, observe_after
 from reconciler.plan.planner import plan

@@ -7,7 +7,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.schemas import apply_defaults
-from reconciler.model import (
+from reconciler.model.desired import (
     AgentSpec,
     ConvoySpec,
     CrashLoopPolicy,

@@ -16,7 +16,7 @@ from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifests import build
 from reconciler.manifests.schemas import KIND_FILES, apply_defaults, iter_schema_errors
 from reconciler.manifests.yamlsource import Document, Pointer, read_documents, render_pointer
-from reconciler.model import DesiredState, Source
+from reconciler.model.desired import DesiredState, Source
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 

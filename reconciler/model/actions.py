@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reconciler.model import Env
+from reconciler.model.desired import Env
 from reconciler.model.observed import Crash
 from reconciler.model.reasons import Condition, Reason
 

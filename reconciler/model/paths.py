@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.model import DesiredState, RigSpec
+    from reconciler.model.desired import DesiredState, RigSpec
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)")
 STATE_DIR = ".gt"

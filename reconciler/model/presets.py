@@ -10,7 +10,7 @@ its status line says 'esc to interrupt'. A positional argument is its first prom
 
 from __future__ import annotations
 
-from reconciler.model import AgentSpec, Dialog, ModelSpec, PromptVia, RoutingSpec
+from reconciler.model.desired import AgentSpec, Dialog, ModelSpec, PromptVia, RoutingSpec
 
 PRESET_NAMES = ("claude", "codex", "script")
 

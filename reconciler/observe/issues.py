@@ -7,7 +7,7 @@ from pathlib import Path
 from reconciler.clients.beads import Issue
 from reconciler.clients.stores import StoreFactory
 from reconciler.errors import ReconcilerError
-from reconciler.model import DesiredState, RigSpec
+from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.observed import DONE_STATUSES, ObservedIssue, ObservedRig
 from reconciler.model.paths import is_url, rig_repo_path
 from reconciler.observe.worktrees import observe_worktrees

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.clients.programs import resolve, worker_path
-from reconciler.model import AgentSpec, DesiredState, RigSpec
+from reconciler.model.desired import AgentSpec, DesiredState, RigSpec
 from reconciler.model.observed import ProgramLookup
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory
-from reconciler.model import DesiredState
 from reconciler.model.actions import SESSION_ONLY, Action
+from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
 from reconciler.observe.issues import observe_rig, observe_rigs
 from reconciler.observe.programs import observe_programs

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.clients.git import examine, worktree_branch
-from reconciler.model import DesiredState, RigSpec
+from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.observed import ObservedIssue, ObservedWorktree, held_hooks
 from reconciler.model.paths import TownPaths, rig_repo_path
 

@@ -182,7 +182,7 @@ def _socket(town, fix: bool) -> Iterator[Finding]:  # type: ignore[no-untyped-de
 
 
 def _controller(root: Path, town, pid: int) -> Iterator[Finding]:  # type: ignore[no-untyped-def]
-    from reconciler.loop.status import read_status
+    from reconciler.clients.status_file import read_status
 
     status = read_status(root) or {}
     at = status.get("lastPass", {}).get("at")

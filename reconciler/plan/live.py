@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.model import AgentSpec, DesiredState, RigSpec, RoutingSpec
 from reconciler.model.actions import Level, Op, WorkerSpec
+from reconciler.model.desired import AgentSpec, DesiredState, RigSpec, RoutingSpec
 from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession
 from reconciler.model.reasons import Reason
 from reconciler.plan.pane import Pane, read_pane

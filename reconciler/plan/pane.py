@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from reconciler.model import AgentSpec, Dialog
+from reconciler.model.desired import AgentSpec, Dialog
 
 
 class Pane(str, enum.Enum):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.model import ConvoySpec, DesiredState, RigSpec
 from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerCondition, WorkerSpec
+from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
 from reconciler.model.observed import (
     DONE_STATUSES,
     HELD_STATUSES,

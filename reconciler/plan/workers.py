@@ -7,8 +7,8 @@ import json
 import posixpath
 from collections.abc import Callable, Collection
 
-from reconciler.model import DesiredState, PromptVia, RigSpec
 from reconciler.model.actions import WorkerSpec
+from reconciler.model.desired import DesiredState, PromptVia, RigSpec
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
 

@@ -1,0 +1,253 @@
+"""Typed, frozen desired state built from the manifests.
+
+Nothing here does I/O; every value is already validated and defaulted by
+``reconciler.manifests``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+KINDS = ("Town", "Rig", "Convoy", "Routing")
+
+Env = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an object was declared, so later errors can point at it."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+# The manifest-backed values below carry no defaults of their own: the schemas' ``default``
+# keywords are the one source, applied by ``reconciler.manifests`` before these are built.
+
+
+@dataclass(frozen=True)
+class CrashLoopPolicy:
+    initial_backoff: float
+    max_backoff: float
+    max_crashes: int
+    window: float
+
+
+@dataclass(frozen=True)
+class TownSpec:
+    name: str
+    socket: str | None
+    beads_backend: str
+    beads_prefix: str
+    interval: float
+    jitter: float
+    debounce: float
+    max_spawns_per_pass: int
+    crash_loop: CrashLoopPolicy
+    overseer: str
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class WitnessPolicy:
+    idle_after: float
+    max_nudges: int
+    nudge_every: float
+    stuck_after: float
+
+
+@dataclass(frozen=True)
+class RefineryPolicy:
+    strategy: str
+    gates: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class RigSpec:
+    name: str
+    repo: str
+    branch: str
+    prefix: str
+    beads_path: str
+    state: str
+    routing: str
+    workers_max: int
+    worker_names: tuple[str, ...]
+    worker_env: Env
+    witness: WitnessPolicy
+    refinery: RefineryPolicy
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class ConvoySpec:
+    name: str
+    rig: str
+    issues: tuple[str, ...]
+    title: str
+    parallelism: int
+    paused: bool
+    source: Source | None = None
+
+
+class PromptVia(str, enum.Enum):
+    """How an agent receives its start prompt."""
+
+    args = "args"  # appended to its command line as the last argument
+    type = "type"  # typed into its pane once the pane shows the agent is ready
+    none = "none"  # not at all: the agent finds its work by itself
+
+
+DEFAULT_PROMPT = (
+    "You are {role}, a gt worker. Run `gt prime` to see the issue on your hook, then work it "
+    "now without asking for confirmation: commit on your branch as you go, and run `gt done` "
+    "once the work is committed."
+)
+DEFAULT_NUDGE = "Work is on your hook: run gt prime to see it, continue it, and run gt done once it is committed."
+PROMPT_FIELDS = ("role", "rig", "worker", "issue")
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """A screen an agent may stop at, and the keys that answer it (tmux key names)."""
+
+    name: str
+    match: str  # a regular expression searched in the pane's text
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    command: tuple[str, ...]
+    process_names: tuple[str, ...] = ()
+    env: Env = ()
+    nudge: str = DEFAULT_NUDGE
+    prompt_via: PromptVia = PromptVia.args
+    prompt: str = DEFAULT_PROMPT
+    ready: str | None = None  # regex: the pane shows the agent waiting for input
+    busy: str | None = None  # regex: the pane shows the agent working
+    dialogs: tuple[Dialog, ...] = ()
+    preset: str = "script"
+
+    @property
+    def program(self) -> str:
+        return self.command[0]
+
+    def liveness_names(self) -> tuple[str, ...]:
+        """Process names that mean the agent runs: declared, else the program's own name."""
+        return self.process_names or (self.program.rsplit("/", 1)[-1],)
+
+    def start_prompt(self, rig: str, worker: str, issue: str) -> str:
+        """The prompt text with {role}, {rig}, {worker} and {issue} filled in (nothing else)."""
+        values = {"role": f"{rig}/workers/{worker}", "rig": rig, "worker": worker, "issue": issue}
+        text = self.prompt
+        for key in PROMPT_FIELDS:
+            text = text.replace("{" + key + "}", values[key])
+        return text
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    agent: str
+    args: tuple[str, ...]
+    cost: float
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    model: str
+    label: str | None = None
+    title: str | None = None
+    issue_type: str | None = None
+    priority: int | None = None
+
+    @cached_property
+    def _title_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.title) if self.title is not None else None
+
+    def matches(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> bool:
+        if self.label is not None and self.label not in labels:
+            return False
+        if self._title_re is not None and not self._title_re.search(title):
+            return False
+        if self.issue_type is not None and self.issue_type != issue_type:
+            return False
+        return self.priority is None or priority <= self.priority
+
+
+@dataclass(frozen=True)
+class RoutingSpec:
+    name: str
+    default: str
+    agents: tuple[AgentSpec, ...]
+    models: tuple[ModelSpec, ...]
+    rules: tuple[RoutingRule, ...] = ()
+    source: Source | None = None
+
+    def agent(self, name: str) -> AgentSpec:
+        return next(a for a in self.agents if a.name == name)
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+    def pick(
+        self, labels: tuple[str, ...], title: str, issue_type: str = "task", priority: int = 2
+    ) -> tuple[ModelSpec, RoutingRule | None]:
+        """The model for an issue, and the rule that chose it (None: the default)."""
+        for rule in self.rules:
+            if rule.matches(labels, title, issue_type, priority):
+                return self.model(rule.model), rule
+        return self.model(self.default), None
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything the manifests ask for, validated and with defaults applied."""
+
+    town: TownSpec
+    rigs: tuple[RigSpec, ...] = ()
+    convoys: tuple[ConvoySpec, ...] = ()
+    routings: tuple[RoutingSpec, ...] = ()
+    files: tuple[str, ...] = field(default=(), compare=False)
+    root: str = ""  # the town root, absolute; worktrees and relative repos live below it
+
+    def rig(self, name: str) -> RigSpec:
+        return next(r for r in self.rigs if r.name == name)
+
+    @property
+    def socket(self) -> str:
+        """The town's tmux socket: as set, else derived from the root so towns never share one."""
+        if self.town.socket:
+            return self.town.socket
+        base = re.sub(r"[^A-Za-z0-9_-]+", "-", self.root.rstrip("/").rsplit("/", 1)[-1])[:24] or "town"
+        return f"gt-{base}-{hashlib.sha256(self.root.encode()).hexdigest()[:6]}"
+
+    def routing_for(self, rig: RigSpec) -> RoutingSpec:
+        for routing in self.routings:
+            if routing.name == rig.routing:
+                return routing
+        from reconciler.model.presets import BUILTIN_ROUTING
+
+        return BUILTIN_ROUTING
+
+    def convoys_of(self, rig: str) -> tuple[ConvoySpec, ...]:
+        return tuple(c for c in self.convoys if c.rig == rig)
+
+    def counts(self) -> dict[str, int]:
+        """Objects per kind, as declared (a Town counts only when a manifest declares it)."""
+        return {
+            "Town": 1 if self.town.source is not None else 0,
+            "Rig": len(self.rigs),
+            "Convoy": len(self.convoys),
+            "Routing": len(self.routings),
+        }
