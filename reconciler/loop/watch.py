@@ -1,15 +1,22 @@
 """Watch what a pass depends on; any change asks for a (debounced) pass.
 
-The manifests and the town's git refs (a commit, a checkout, a pull), and each
-rig's Beads directory, so a worker's `gt done` is merged at once rather than
-at the next interval.
+The manifests and the town's git refs (a commit, a checkout, a pull) are watched
+with inotify (watchdog), and each rig's Beads directory is looked at five times a
+second by one thread, so a worker's `gt done` is merged at once rather than at the
+next interval. watchdog spends two threads on every watched directory; one poller
+for every store keeps the controller's threads the same however many rigs it has,
+for a few dozen stat calls a second.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+POLL_EVERY = 0.2  # seconds between two looks at the stores
 
 
 class TownWatcher:
@@ -35,17 +42,64 @@ class TownWatcher:
         if (git_dir / "refs").is_dir():
             self.observer.schedule(self.handler, str(git_dir / "refs"), recursive=True)
             self.observer.schedule(self.handler, str(git_dir), recursive=False)  # HEAD, packed-refs
-        self.extra: dict[str, Any] = {}
         self.observer.start()
+        self.stores = DirectoryPoller(on_change)
+        self.stores.start()
 
     def watch_also(self, directories: Iterable[Path]) -> None:
-        """Keep exactly these extra directories watched (rig stores come and go with manifests)."""
-        wanted = {str(d) for d in directories if d.is_dir()}
-        for gone in set(self.extra) - wanted:
-            self.observer.unschedule(self.extra.pop(gone))
-        for new in wanted - set(self.extra):
-            self.extra[new] = self.observer.schedule(self.handler, new, recursive=False)
+        """Keep exactly these store directories watched (rig stores come and go with manifests)."""
+        self.stores.watch(directories)
 
     def stop(self) -> None:
+        self.stores.stop()
         self.observer.stop()
         self.observer.join(timeout=5)
+        self.stores.join(timeout=5)
+
+
+def signature(directory: str) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when a file in ``directory`` is written, replaced, added or removed (lock files aside)."""
+    try:
+        with os.scandir(directory) as entries:
+            found = []
+            for entry in entries:
+                if entry.name.endswith(".lock") or not entry.is_file(follow_symlinks=False):
+                    continue  # lock files are touched by every read of a store
+                st = entry.stat(follow_symlinks=False)
+                found.append((entry.name, st.st_mtime_ns, st.st_size, st.st_ino))
+    except OSError:
+        return ()
+    return tuple(sorted(found))
+
+
+class DirectoryPoller(threading.Thread):
+    """One thread looking at any number of directories; a change calls ``on_change``."""
+
+    def __init__(self, on_change: Callable[[], None], every: float = POLL_EVERY) -> None:
+        super().__init__(name="gt-store-poller", daemon=True)
+        self.on_change, self.every = on_change, every
+        self._seen: dict[str, tuple[tuple[str, int, int, int], ...]] = {}
+        self._guard = threading.Lock()
+        self._stopped = threading.Event()
+
+    def watch(self, directories: Iterable[Path]) -> None:
+        wanted = {str(d) for d in directories}
+        with self._guard:
+            self._seen = {d: self._seen[d] if d in self._seen else signature(d) for d in wanted}
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.every):
+            with self._guard:
+                directories = list(self._seen)
+            changed = False
+            for directory in directories:
+                now = signature(directory)
+                with self._guard:
+                    if directory in self._seen and self._seen[directory] != now:
+                        self._seen[directory] = now
+                        changed = True
+            if changed:
+                self.on_change()
+
+    def stop(self) -> None:
+        self._stopped.set()
