@@ -261,6 +261,17 @@ def test_list_filters_keep_file_order_and_hide_tombstones(store: JsonlStore, pat
     assert (old.priority, old.labels, old.issue_type) == (2, (), "task")
 
 
+def test_overview_gives_the_chosen_issues_and_every_status_like_list(store: JsonlStore, path: Path) -> None:
+    ready_world(path)
+    chosen, statuses = store.overview({"gt-free", "gt-done", "gt-tomb", "gt-nope"}, "a")
+    every = store.list()
+    assert statuses == {i.id: i.status for i in every}  # tombstones in neither
+    assert chosen == [i for i in every if i.id in {"gt-free", "gt-done"} or i.assignee == "a"]
+    write_records(path, [rec("gt-a", title="old"), rec("gt-b", status="closed"), rec("gt-a", title="new")])
+    chosen, statuses = store.overview({"gt-a"}, "nobody/")
+    assert [i.title for i in chosen] == ["new"] and statuses == {"gt-a": "open", "gt-b": "closed"}
+
+
 def test_a_duplicated_id_counts_once_at_its_last_line(store: JsonlStore, path: Path) -> None:
     write_records(path, [rec("gt-a", title="old"), rec("gt-b"), rec("gt-a", title="new")])
     assert [i.title for i in store.list()] == ["title gt-b", "new"]

@@ -23,15 +23,12 @@ def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> Ob
         return ObservedRig(rig.name, error=f"{rig.repo} is not cloned yet (expected at {repo})")
     if not repo.is_dir():
         return ObservedRig(rig.name, error=f"repository {repo} does not exist")
-    try:
-        issues = stores(desired, rig).list()
+    listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
+    try:  # only the issues the plan can touch are built; the rest give their status
+        issues, status = stores(desired, rig).overview(listed, f"{rig.name}/workers/")
     except ReconcilerError as exc:
         return ObservedRig(rig.name, error=str(exc))
-    listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
-    mine = f"{rig.name}/workers/"
-    status = {i.id: i.status for i in issues}
-    relevant = tuple(_observed(i, status) for i in issues
-                     if i.id in listed or (i.assignee or "").startswith(mine))
+    relevant = tuple(_observed(i, status) for i in issues)
     return ObservedRig(rig.name, relevant, worktrees=observe_worktrees(desired, rig, relevant))
 
 

@@ -8,7 +8,7 @@ convention: a hooked issue has ``status=hooked`` and ``assignee=<agent>``.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
@@ -229,6 +229,11 @@ class IssueStore(Protocol):
 
     def ready(self) -> builtins.list[Issue]:
         """Open issues with no live ``blocks`` target, by (priority, created_at, id)."""
+        ...
+
+    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+        """The issues named in ``ids`` or assigned under ``assignee_prefix``, in store order, and
+        the status of every issue (for what blocks what); tombstones are in neither."""
         ...
 
     def create(

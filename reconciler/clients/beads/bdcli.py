@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -197,6 +197,11 @@ class BdStore:
             and (assignee is None or i.assignee == assignee)
             and (label is None or label in i.labels)
         ]
+
+    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+        issues, wanted = self.list(), set(ids)
+        chosen = [i for i in issues if i.id in wanted or (i.assignee or "").startswith(assignee_prefix)]
+        return chosen, {i.id: i.status for i in issues}
 
     def ready(self) -> builtins.list[Issue]:
         issues = [Issue.from_record(r) for r in _records(self.run("ready", "--limit", "0"))]

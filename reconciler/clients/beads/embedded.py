@@ -18,7 +18,7 @@ import copy
 import fcntl
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,10 +94,24 @@ class JsonlStore:
             and (label is None or label in issue.labels)
         ]
 
+    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+        wanted = set(ids)
+        statuses: dict[str, str] = {}
+        chosen: builtins.list[Issue] = []
+        for line in self._read().live():
+            assert line.issue_id is not None and line.record is not None
+            statuses[line.issue_id] = line.status
+            assignee = line.record.get("assignee")
+            if line.issue_id in wanted or (isinstance(assignee, str) and assignee.startswith(assignee_prefix)):
+                issue = line.issue
+                assert issue is not None
+                chosen.append(issue)
+        return chosen, statuses
+
     def ready(self) -> builtins.list[Issue]:
         snap = self._read()
         # Tombstones stay in the map: a deleted blocker no longer blocks.
-        status_of = {ln.issue.id: ln.issue.status for ln in snap.lines if ln.issue is not None}
+        status_of = {ln.issue_id: ln.status for ln in snap.lines if ln.issue_id is not None}
 
         def blocked(issue: Issue) -> bool:
             return any(

@@ -27,13 +27,31 @@ _GO_ESCAPES = {char: f"\\u{ord(char):04x}" for char in "<>&\u2028\u2029"}
 _GO_ESCAPED = re.compile(r"\\u00(3c|3e|26)|\\u202[89]")
 
 
-@dataclass(frozen=True, slots=True)
 class Line:
-    """One line of the file; ``record`` is shared with the cache and never mutated."""
+    """One line of the file; ``record`` is shared with the cache and never mutated.
 
-    raw: str
-    record: Record | None = None
-    issue: Issue | None = None
+    Its ``Issue`` is built on first use: a pass needs a fraction of a large store's issues.
+    """
+
+    __slots__ = ("_issue", "issue_id", "raw", "record")
+
+    def __init__(self, raw: str, record: Record | None = None, issue: Issue | None = None, *,
+                 issue_id: str | None = None) -> None:
+        self.raw, self.record, self._issue = raw, record, issue
+        self.issue_id = issue.id if issue is not None else issue_id  # None: not an issue record
+
+    @property
+    def issue(self) -> Issue | None:
+        if self._issue is None and self.issue_id is not None and self.record is not None:
+            self._issue = Issue.from_record(self.record)
+        return self._issue
+
+    @property
+    def status(self) -> str:
+        """The issue's status, read without building the issue."""
+        if self._issue is not None:
+            return self._issue.status
+        return str((self.record or {}).get("status") or "open")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +63,20 @@ class Snapshot:
     @classmethod
     def build(cls, lines: Iterable[Line], trailing_newline: bool) -> Snapshot:
         kept = tuple(lines)
-        index = {ln.issue.id: pos for pos, ln in enumerate(kept) if ln.issue is not None}
+        index = {ln.issue_id: pos for pos, ln in enumerate(kept) if ln.issue_id is not None}
         return cls(kept, trailing_newline, index)
 
-    def issues(self) -> Iterator[Issue]:
-        """Live issues in file order (a duplicated id counts once, at its last line)."""
+    def live(self) -> Iterator[Line]:
+        """Lines of live issues in file order (a duplicated id counts once, at its last line)."""
         for pos, line in enumerate(self.lines):
+            if line.issue_id is not None and self.index[line.issue_id] == pos and line.status != "tombstone":
+                yield line
+
+    def issues(self) -> Iterator[Issue]:
+        for line in self.live():
             issue = line.issue
-            if issue is not None and issue.status != "tombstone" and self.index[issue.id] == pos:
-                yield issue
+            assert issue is not None
+            yield issue
 
     def find(self, issue_id: str) -> tuple[int, Line]:
         pos = self.index.get(issue_id)
@@ -112,7 +135,7 @@ def _parse_line(raw: str, path: Path, line_no: int) -> Line:
         raise StoreCorrupt(str(path), line_no, reason)
     if not _is_issue(value, path, line_no):
         return Line(raw, value)
-    return Line(raw, value, Issue.from_record(value))
+    return Line(raw, value, issue_id=str(value["id"]))
 
 
 def _is_issue(record: Record, path: Path, line_no: int) -> bool:
