@@ -140,3 +140,10 @@ class TransientError(ActionError):
 
 class TerminalError(ActionError):
     """Retrying will not help until something changes."""
+
+
+class BranchMoved(TransientError):
+    """The worker committed after reporting done: nothing was landed; a later pass lands it all."""
+
+    def __init__(self, branch: str, head: str) -> None:
+        super().__init__(f"{branch} moved past {head[:12]} while the gates ran: landing it all next time")

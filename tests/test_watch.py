@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from reconciler.loop.watch import TownWatcher
+from reconciler.loop.watch import TownWatcher, signature
 from tests.conftest import wait_for
 
 
@@ -50,5 +50,26 @@ def test_the_watcher_threads_are_the_same_for_one_rig_and_for_forty(tmp_path: Pa
         one = threading.active_count()
         watcher.watch_also(dirs)
         assert threading.active_count() == one > before
+    finally:
+        watcher.stop()
+
+
+def test_the_controllers_own_store_writes_wake_nobody_but_anyone_elses_do(tmp_path: Path) -> None:
+    from reconciler.clients.beads.embedded import JsonlStore
+
+    dirs = _town(tmp_path, 1)
+    changes: list[int] = []
+    watcher = TownWatcher(tmp_path, lambda: changes.append(1))
+    try:
+        watcher.watch_also(dirs)
+        ours = JsonlStore(dirs[0] / "issues.jsonl", "r0")
+        for n in range(5):
+            ours.create(f"Task {n}")
+            now = signature(str(dirs[0]))
+            wait_for(lambda n=now: watcher.stores._seen[str(dirs[0])] == n, timeout=5)  # looked at it since
+        assert changes == []
+        with (dirs[0] / "issues.jsonl").open("a") as other:  # an agent's gt done, another process
+            other.write('{"id": "r0-x", "title": "theirs"}\n')
+        wait_for(lambda: changes, timeout=5)
     finally:
         watcher.stop()

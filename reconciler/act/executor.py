@@ -17,12 +17,12 @@ from pathlib import Path
 
 from reconciler.act import sessions
 from reconciler.clients import git as gitops
-from reconciler.clients import history
+from reconciler.clients import history, merges
 from reconciler.clients.beads import IssueStore
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory
-from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError
+from reconciler.errors import BranchMoved, HookConflict, ReconcilerError, StoreError, TerminalError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
@@ -153,26 +153,70 @@ class Executor:
             raise StoreError(f"hook on {action.issue} did not land (reads {seen.status}, {seen.assignee})")
 
     def _merge(self, action: Action) -> Outcome:
+        """Land the worker's branch and close its issue, resumable after a crash at any point.
+
+        What is landed is recognised on the rig's branch (the head itself, or a commit whose
+        trailers name the issue and the head), so a retry finishes the close instead of merging
+        again; a merge made but not yet on the branch (recorded in .gt/merges.json) is moved
+        onto it as it was made.
+        """
         assert action.spec is not None
+        spec, root = action.spec, self.desired.root
         rig = self.desired.rig(action.rig)
         store = self.store(action.rig)
         issue = store.get(action.issue)
-        worker = role_of(action.rig, action.worker)
-        message = f"{issue.id}: {issue.title}\n\nWorked by {worker} on {action.spec.branch}."
-        try:
-            tip = gitops.land(action.spec, rig.refinery.strategy, rig.refinery.gates, message)
-        except TerminalError as exc:
-            # Take the done mark off so the next pass does not retry the same failure.
-            store.update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
-            raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
-        store.close(action.issue, f"merged as {tip[:12]} into {rig.branch}")
-        detail = f"{action.spec.branch} -> {rig.branch} at {tip[:12]}"
+        head = gitops.branch_head(spec.worktree)
+        landed = gitops.landed_commit(spec.repo, rig.branch, issue.id, head)
+        if landed is None:
+            landed = self._resume_landing(action, head) or self._land(action, issue.title)
+            head = gitops.branch_head(spec.worktree)  # a commit made meanwhile is not landed yet
+            if gitops.landed_commit(spec.repo, rig.branch, issue.id, head) is None:
+                return Outcome(action, Result.updated, f"{spec.branch} landed at {landed[:12]}; it moved since: "
+                                                       "the new commits land next")
+        if issue.status != "closed":
+            store.close(action.issue, f"merged as {landed[:12]} into {rig.branch}")
+        merges.forget(root, action.rig, action.issue)
+        detail = f"{spec.branch} -> {rig.branch} at {landed[:12]}"
         try:  # merged and closed: a session that will not stop is reported, not a failed merge
             self.runtime.stop(action.session)
         except TerminalError as exc:
             detail += f"; session not stopped: {exc}"
-        kept = gitops.remove_worktree(action.spec.worktree, action.spec.repo)
+        kept = gitops.remove_worktree(spec.worktree, spec.repo)
         return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
+
+    def _resume_landing(self, action: Action, head: str) -> str | None:
+        """A merge made before a crash, whose commit the rig's branch does not have yet: move the
+        branch to it, if the branch is still where the merge was made on."""
+        assert action.spec is not None
+        intent = merges.find(self.desired.root, action.rig, action.issue)
+        if intent is None or not intent.landed or head not in (intent.head, intent.landed):
+            return None
+        try:
+            gitops.advance(action.spec.repo, intent.target, intent.base, intent.landed)
+        except TerminalError:
+            return None  # the branch moved on since: merge again on top of it
+        return intent.landed
+
+    def _land(self, action: Action, title: str) -> str:
+        assert action.spec is not None
+        spec, root = action.spec, self.desired.root
+        rig = self.desired.rig(action.rig)
+        message = f"{action.issue}: {title}\n\nWorked by {role_of(action.rig, action.worker)} on {spec.branch}."
+
+        def record(landing: gitops.Landing) -> None:
+            merges.record(root, merges.MergeIntent(
+                rig=action.rig, issue=action.issue, worker=action.worker, branch=spec.branch,
+                head=landing.head, target=rig.branch, base=landing.base, strategy=rig.refinery.strategy,
+                landed=landing.new))
+
+        try:
+            return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record).new
+        except BranchMoved:
+            raise
+        except TerminalError as exc:
+            # Take the done mark off so the next pass does not retry the same failure.
+            self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
+            raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
 
     def _prune(self, action: Action) -> Outcome:
         """Remove a worktree the plan found landed; checked again here, and never with changes in it."""

@@ -8,6 +8,21 @@ import tempfile
 from contextlib import suppress
 from pathlib import Path
 
+TEMP_SUFFIX = ".tmp"
+# What this process last wrote to each path (mtime, size, inode): a watcher of the same
+# process can tell its own writes from everyone else's.
+_own_writes: dict[str, tuple[int, int, int]] = {}
+
+
+def written_here(path: str, mtime_ns: int, size: int, inode: int) -> bool:
+    """Whether ``path`` is, to the stat, the file this process last wrote there."""
+    return _own_writes.get(os.path.normpath(path)) == (mtime_ns, size, inode)
+
+
+def is_temp(name: str) -> bool:
+    """A temp file of ``write_atomic``: it exists only while a write is under way."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
 
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -29,7 +44,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -37,6 +52,8 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        st = os.stat(path)
+        _own_writes[os.path.normpath(path)] = (st.st_mtime_ns, st.st_size, st.st_ino)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)

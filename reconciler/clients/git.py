@@ -6,10 +6,11 @@ import functools
 import os
 import subprocess
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from reconciler.errors import TerminalError
+from reconciler.errors import BranchMoved, TerminalError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
 
@@ -117,9 +118,50 @@ def _identity(repo, head) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return env
 
 
+TRAILER_ISSUE, TRAILER_HEAD = "Gt-Issue", "Gt-Head"  # in every commit the refinery makes
+
+
+@dataclass(frozen=True)
+class Landing:
+    base: str  # the rig branch's tip the merge was made on
+    head: str  # the worker branch's head that was landed
+    new: str  # the commit the rig branch moves to
+
+
 @_wrapped
-def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str) -> str:
-    """Gate, combine and land the worker's branch on the rig's branch; returns the new tip."""
+def branch_head(worktree: str) -> str:
+    with _repo(worktree) as work:
+        return str(work.head.commit.hexsha)
+
+
+@_wrapped
+def landed_commit(repo_path: str, target: str, issue_id: str, head: str) -> str | None:
+    """The commit of ``target`` that holds ``head``'s work for ``issue_id``, or None.
+
+    ``head`` itself when it is in the target's history (the merge and rebase strategies),
+    else the newest commit whose trailers name both the issue and that head (squash).
+    """
+    with _repo(repo_path) as repo:
+        if repo.is_ancestor(head, target):
+            return head
+        wanted = {f"{TRAILER_ISSUE}: {issue_id}", f"{TRAILER_HEAD}: {head}"}
+        found: str = repo.git.log(target, "-F", f"--grep={TRAILER_HEAD}: {head}", "--format=%H%x00%B%x01",
+                                  "-n", "50")
+        for entry in found.split("\x01"):
+            sha, _, body = entry.strip().partition("\x00")
+            if sha and wanted <= {line.strip() for line in body.splitlines()}:
+                return sha
+    return None
+
+
+@_wrapped
+def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str, issue_id: str,
+         before_advance: Callable[[Landing], None]) -> Landing:
+    """Gate and combine the worker's branch, then move the rig's branch to the result.
+
+    ``before_advance`` is told the landing before the rig's branch moves (the refinery
+    records it there, so a crash after that point resumes instead of merging again).
+    """
     import git
 
     with _repo(spec.worktree) as work, _repo(spec.repo) as repo:
@@ -130,7 +172,10 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
         if repo.is_ancestor(head, base):
             raise TerminalError(f"{spec.branch} has no commits that {spec.base_branch} lacks")
         run_gates(spec, gates)
-        env = _identity(repo, work.head.commit)
+        if work.head.commit.hexsha != head:  # committed to while the gates ran: those are gated next time
+            raise BranchMoved(spec.branch, head)
+        env = _identity(repo, repo.commit(head))
+        message = f"{message.rstrip()}\n\n{TRAILER_ISSUE}: {issue_id}\n{TRAILER_HEAD}: {head}\n"
         try:
             if strategy == "rebase":
                 with work.git.custom_environment(**env):
@@ -148,8 +193,17 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
                 raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}") from exc
             raise TerminalError(f"{spec.branch} could not be combined with {spec.base_branch}: "
                                 f"{exc.stderr.strip()}") from exc
-        _advance(repo, spec.base_branch, base, new)
-        return str(new)
+        landing = Landing(base, head, str(new))
+        before_advance(landing)
+        _advance(repo, spec.base_branch, base, landing.new)
+        return landing
+
+
+@_wrapped
+def advance(repo_path: str, branch: str, old: str, new: str) -> None:
+    """Move ``branch`` from ``old`` to ``new`` (a compare-and-set: it fails if the branch moved)."""
+    with _repo(repo_path) as repo:
+        _advance(repo, branch, old, new)
 
 
 def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-untyped-def]

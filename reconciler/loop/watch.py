@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from reconciler.clients.files import is_temp, written_here
+
 POLL_EVERY = 0.2  # seconds between two looks at the stores
 
 
@@ -57,19 +59,34 @@ class TownWatcher:
         self.stores.join(timeout=5)
 
 
-def signature(directory: str) -> tuple[tuple[str, int, int, int], ...]:
-    """What changes when a file in ``directory`` is written, replaced, added or removed (lock files aside)."""
+Signature = tuple[tuple[str, int, int, int], ...]
+
+
+def signature(directory: str) -> Signature:
+    """What changes when a file in ``directory`` is written, replaced, added or removed.
+
+    Lock files (touched by every read of a store) and the temp files of a write under way
+    are left out: the rename that ends a write is the change.
+    """
     try:
         with os.scandir(directory) as entries:
             found = []
             for entry in entries:
-                if entry.name.endswith(".lock") or not entry.is_file(follow_symlinks=False):
-                    continue  # lock files are touched by every read of a store
+                if entry.name.endswith(".lock") or is_temp(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
                 st = entry.stat(follow_symlinks=False)
                 found.append((entry.name, st.st_mtime_ns, st.st_size, st.st_ino))
     except OSError:
         return ()
     return tuple(sorted(found))
+
+
+def changed_by_others(directory: str, before: Signature, after: Signature) -> bool:
+    """A change that this process did not make itself (the controller's own writes wake nobody)."""
+    gone = {name for name, *_ in before} - {name for name, *_ in after}
+    new = set(after) - set(before)
+    return bool(gone) or any(not written_here(os.path.join(directory, name), mtime, size, inode)
+                             for name, mtime, size, inode in new)
 
 
 class DirectoryPoller(threading.Thread):
@@ -78,7 +95,7 @@ class DirectoryPoller(threading.Thread):
     def __init__(self, on_change: Callable[[], None], every: float = POLL_EVERY) -> None:
         super().__init__(name="gt-store-poller", daemon=True)
         self.on_change, self.every = on_change, every
-        self._seen: dict[str, tuple[tuple[str, int, int, int], ...]] = {}
+        self._seen: dict[str, Signature] = {}
         self._guard = threading.Lock()
         self._stopped = threading.Event()
 
@@ -95,9 +112,10 @@ class DirectoryPoller(threading.Thread):
             for directory in directories:
                 now = signature(directory)
                 with self._guard:
-                    if directory in self._seen and self._seen[directory] != now:
+                    before = self._seen.get(directory)
+                    if before is not None and before != now:
                         self._seen[directory] = now
-                        changed = True
+                        changed = changed or changed_by_others(directory, before, now)
             if changed:
                 self.on_change()
 

@@ -55,6 +55,11 @@ class TownPaths:
         return self._state("failures.json")
 
     @property
+    def merges(self) -> str:
+        """The refinery's merges under way: written before a rig's branch moves."""
+        return self._state("merges.json")
+
+    @property
     def worktrees_root(self) -> str:
         """Where every rig's worker worktrees live."""
         return self._state("worktrees")

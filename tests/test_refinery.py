@@ -1,0 +1,153 @@
+"""The refinery survives a crash at any step: one merge commit per issue, no work dropped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+
+from reconciler.act.executor import Executor
+from reconciler.clients import git as gitops
+from reconciler.clients import merges
+from reconciler.clients.beads import IssueStore
+from reconciler.clients.beads.embedded import JsonlStore
+from reconciler.clients.stores import default_stores
+from reconciler.errors import StoreError
+from reconciler.loop.town import Town
+from reconciler.model.actions import Op
+from reconciler.model.desired import DesiredState, RigSpec
+from reconciler.model.observed import DONE_LABEL
+
+from .conftest import wait_for
+
+STRATEGIES = ["squash", "merge", "rebase"]
+
+
+def store(town: Path) -> JsonlStore:
+    return JsonlStore(town / "rigs/demo/.beads/issues.jsonl", "dm")
+
+
+def set_rig(town: Path, text: str) -> None:
+    rig = town / "manifests/rigs/demo.yaml"
+    rig.write_text(rig.read_text().rstrip("\n") + "\n" + text)
+
+
+def done_town(town: Path, strategy: str, gates: str = "[]") -> Town:
+    """The demo town with its three workers done, waiting for the refinery."""
+    set_rig(town, f"  refinery: {{strategy: {strategy}, gates: {gates}}}\n")
+    loaded = Town.load(town)
+    plan, _ = loaded.plan(0.0)
+    Executor(loaded.desired, loaded.runtime, loaded.stores).apply(plan)
+    wait_for(lambda: all(DONE_LABEL in store(town).get(i).labels for i in ("dm-greet", "dm-parser", "dm-readme")),
+             timeout=30)
+    return loaded
+
+
+def merge_only(town: Town, issue: str, stores: object = None) -> list[str]:
+    """Run the plan's merge of ``issue`` alone; the outcomes as 'result: detail'."""
+    plan, _ = town.plan(0.0, backoff=False)
+    actions = tuple(a for a in plan.actions if a.op is Op.merge and a.issue == issue)
+    assert actions, [(a.op.value, a.issue) for a in plan.actions]
+    from dataclasses import replace
+
+    executor = Executor(town.desired, town.runtime, stores or town.stores)  # type: ignore[arg-type]
+    return [f"{o.result.value}: {o.detail}" for o in executor.apply(replace(plan, actions=actions))]
+
+
+def commits_for(town: Path, issue: str) -> list[str]:
+    """The refinery's commits for ``issue`` on main (squash and merge make one; rebase none)."""
+    repo = git.Repo(town / "rigs/demo")
+    return [c.hexsha for c in repo.iter_commits("main") if f"{gitops.TRAILER_ISSUE}: {issue}" in str(c.message)]
+
+
+def main_tip(town: Path) -> str:
+    return git.Repo(town / "rigs/demo").commit("main").hexsha
+
+
+class FailingClose:
+    """The real store, whose close fails once (a full disk at the worst moment)."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def __call__(self, desired: DesiredState, rig: RigSpec) -> IssueStore:
+        real = default_stores(desired, rig)
+        outer = self
+
+        class Store:
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+            def close(self, issue_id: str, reason: str) -> object:
+                if not outer.failed:
+                    outer.failed = True
+                    raise StoreError("cannot write issues.jsonl: No space left on device")
+                return real.close(issue_id, reason)
+
+        return Store()  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_close_that_fails_after_landing_is_finished_later_without_a_second_merge(
+        demo_town: Path, strategy: str) -> None:
+    town = done_town(demo_town, strategy)
+    failing = FailingClose()
+    before = main_tip(demo_town)
+    first = merge_only(town, "dm-greet", failing)
+    assert first[0].startswith("failed") and "No space left" in first[0]
+    landed = main_tip(demo_town)
+    assert landed != before and store(demo_town).get("dm-greet").status != "closed"
+    assert len(commits_for(demo_town, "dm-greet")) == (0 if strategy == "rebase" else 1)
+
+    again = merge_only(town, "dm-greet")  # the next pass: recognised on main, only the close is done
+    assert again[0].startswith("merged")
+    assert main_tip(demo_town) == landed  # main did not move again
+    assert store(demo_town).get("dm-greet").status == "closed"
+    assert "gt:merge-failed" not in store(demo_town).get("dm-greet").labels
+    assert merges.load(str(demo_town)) == ()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_crash_before_the_branch_moves_resumes_with_the_merge_it_recorded(
+        demo_town: Path, strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    town = done_town(demo_town, strategy)
+
+    def killed(*_: object) -> None:
+        raise SystemExit("killed before the branch moved")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gitops, "_advance", killed)
+        with pytest.raises(SystemExit):
+            merge_only(town, "dm-parser")
+    intent = merges.find(str(demo_town), "demo", "dm-parser")
+    assert intent is not None and intent.landed and intent.strategy == strategy
+    repo = git.Repo(demo_town / "rigs/demo")
+    assert repo.commit("main").hexsha == intent.base  # nothing landed yet
+
+    again = merge_only(town, "dm-parser")
+    assert again[0].startswith("merged")
+    assert repo.commit("main").hexsha == intent.landed  # the very merge it recorded, not a second one
+    assert len(commits_for(demo_town, "dm-parser")) == (0 if strategy == "rebase" else 1)
+    assert "work/dm-parser.md" in {e.path for e in repo.commit("main").tree.traverse()}  # type: ignore[union-attr]
+    assert store(demo_town).get("dm-parser").status == "closed"
+
+
+def test_commits_made_while_the_gates_run_are_landed_not_dropped(demo_town: Path) -> None:
+    # The gate commits once in the worker's worktree, as an agent that kept working would.
+    gate = ('["sh", "-c", "test -e late.txt || { echo late > late.txt && git add late.txt '
+            '&& git commit -qm late; }"]')
+    town = done_town(demo_town, "squash", f"[{gate}]")
+    first = merge_only(town, "dm-readme")
+    assert first[0].startswith("failed") and "moved past" in first[0]
+    repo = git.Repo(demo_town / "rigs/demo")
+    assert commits_for(demo_town, "dm-readme") == [] and store(demo_town).get("dm-readme").status != "closed"
+    assert "gt:merge-failed" not in store(demo_town).get("dm-readme").labels
+
+    again = merge_only(town, "dm-readme")
+    assert again[0].startswith("merged")
+    assert "late.txt" in {e.path for e in repo.commit("main").tree.traverse()}  # type: ignore[union-attr]
+    assert len(commits_for(demo_town, "dm-readme")) == 1
+    failures = demo_town / ".gt/failures.json"
+    assert not failures.exists() or json.loads(failures.read_text()) == []
