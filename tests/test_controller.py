@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import signal
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -263,6 +264,40 @@ def test_one_writer(fast_town: Path) -> None:
     wait_for(lambda: not holder_alive(fast_town), timeout=10)
     code, out, err = gt("apply", "--yes")  # the dead holder's lock is simply taken over
     assert code == 0, out + err
+
+
+def controller_pids(town: Path) -> list[int]:
+    """Live controllers of this town (``gt --town TOWN controller run``)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        argv = proc.info["cmdline"] or []
+        if proc.info["status"] != psutil.STATUS_ZOMBIE and argv[-2:] == ["controller", "run"] \
+                and str(town) in argv:
+            found.append(proc.info["pid"])
+    return found
+
+
+def test_one_writer_even_when_the_lock_file_is_deleted_or_replaced(fast_town: Path) -> None:
+    agent_env(fast_town, GT_DEMO_MODE="idle")
+    pid = start(fast_town)
+    lock_file = fast_town / ".gt/town.lock"
+    lock_file.unlink()
+    code, _, err = gt("controller", "run")  # a second controller still cannot start
+    assert code == 2 and "locked" in err
+    wait_for(lambda: holder_alive(fast_town) == pid, timeout=10)  # the holder says who it is again
+    lock_file.unlink()
+    bystander = subprocess.Popen(["sleep", "30"])
+    lock_file.write_text(json.dumps({"pid": bystander.pid, "purpose": "controller"}))
+    code, _, err = gt("wake")  # never starts a second controller, never signals a stranger
+    assert bystander.poll() is None and (code == 0 or "locked" in err)
+    bystander.kill()
+    bystander.wait()
+    code, _, err = gt("apply", "--yes")
+    assert code == 2 and "locked" in err
+    wait_for(lambda: holder_alive(fast_town) == pid, timeout=10)
+    assert [p for p in controller_pids(fast_town) if p != pid] == []
 
 
 def test_shutdown_keeps_hooks_and_start_resumes(fast_town: Path) -> None:

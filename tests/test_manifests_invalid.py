@@ -189,3 +189,20 @@ def test_an_invalid_object_does_not_cascade_into_dangling_references(in_tmp: Pat
     with pytest.raises(ManifestError) as info:
         load_desired_state(in_tmp / "manifests")
     assert [p.message for p in info.value.problems] == ["-1 is less than the minimum of 0"]
+
+
+def test_two_rigs_whose_workers_would_share_a_session_are_refused(in_tmp: Path) -> None:
+    from reconciler.errors import ManifestError
+    from reconciler.manifests.loader import load_desired_state
+
+    rig = "apiVersion: gt/v1\nkind: Rig\nmetadata: {{name: {name}}}\nspec:\n  repo: ../{name}\n{extra}"
+    (in_tmp / "manifests").mkdir()
+    (in_tmp / "manifests/a.yaml").write_text(rig.format(name="a", extra="  workers: {names: [b-c, d]}\n"))
+    (in_tmp / "manifests/a-b.yaml").write_text(rig.format(name="a-b", extra="  workers: {names: [c]}\n"))
+    with pytest.raises(ManifestError) as caught:
+        load_desired_state(in_tmp / "manifests")
+    [problem] = caught.value.problems
+    assert problem.path.endswith("a-b.yaml") and problem.line == 6  # at the names that collide
+    assert "'gt-a-b-c'" in problem.message and "(manifests/a.yaml:3:" in problem.message
+    (in_tmp / "manifests/a.yaml").write_text(rig.format(name="a", extra="  workers: {names: [b, d]}\n"))
+    assert sorted(r.name for r in load_desired_state(in_tmp / "manifests").rigs) == ["a", "a-b"]

@@ -109,6 +109,9 @@ def wake(ctx: typer.Context) -> None:
         os.kill(pid, signal.SIGUSR1)
         s.echo(f"pass requested from controller pid {pid}")
         return
+    if pid == -1:
+        raise ReconcilerError("the town is locked by a writer whose pid .gt/town.lock does not give; "
+                              "nothing started (a running controller writes it again at its next pass)")
     pid, _ = start_controller(root)
     s.echo(f"controller was down; started (pid {pid})")
 

@@ -1,7 +1,11 @@
 """The town's one-writer lock: the controller holds it for its life, gt apply for its run.
 
-An flock, so a holder that dies (even by kill -9) releases it at once and the
-next taker simply gets it; the file's text only says who holds it, for messages.
+An flock on the town's state directory (.gt/), so a holder that dies (even by
+kill -9) releases it at once and the next taker simply gets it, and deleting or
+replacing a file cannot break it: `.gt/town.lock` only says who holds it, for
+messages, and the holder writes it again when it is gone. A taker checks, once
+it holds the lock, that `.gt/` is still the directory it locked, and tries again
+if it was replaced meanwhile.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import IO
 
+from reconciler.clients.files import write_atomic
 from reconciler.errors import ReconcilerError
 from reconciler.model.paths import TownPaths
 
@@ -37,57 +41,112 @@ def read_holder(root: Path) -> dict[str, object]:
         return {}
 
 
+def _open_dir(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
 class TownLock:
     def __init__(self, root: Path, purpose: str) -> None:
         self.root, self.purpose = root, purpose
         self.path = lock_path(root)
-        self._handle: IO[str] | None = None
+        self._fd: int | None = None
+        self._since = 0.0
 
     def acquire(self, wait: float = 0.0) -> TownLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's life
+        state = self.path.parent
         deadline = time.monotonic() + wait
         while True:
+            state.mkdir(parents=True, exist_ok=True)
+            fd = _open_dir(state)
             try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                os.close(fd)
                 if time.monotonic() >= deadline:
                     holder = read_holder(self.root)
-                    handle.close()
                     pid = holder.get("pid")
                     raise LockHeld(pid if isinstance(pid, int) else None,
                                    str(holder.get("purpose", "")), self.path) from None
                 time.sleep(0.05)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "purpose": self.purpose, "since": time.time()}))
-        handle.flush()
-        self._handle = handle
+                continue
+            try:
+                same = os.fstat(fd).st_ino == os.stat(state).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # .gt/ was replaced after we opened it: lock the one that is there now
+        self._fd, self._since = fd, time.time()
+        self.refresh()
         return self
 
+    def refresh(self) -> None:
+        """Write who holds the lock again if the file is gone or says someone else."""
+        if self._fd is None:
+            return
+        holder = read_holder(self.root)
+        if holder.get("pid") != os.getpid() or holder.get("purpose") != self.purpose:
+            write_atomic(self.path, json.dumps({"pid": os.getpid(), "purpose": self.purpose, "since": self._since}))
+
     def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing drops the flock
-            self._handle = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
     def __enter__(self) -> TownLock:  # noqa: PYI034
-        return self if self._handle is not None else self.acquire()
+        return self if self._fd is not None else self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def holder_alive(root: Path) -> int | None:
-    """The pid holding the town lock now, or None when nobody does."""
-    path = lock_path(root)
-    if not path.exists():
+def _flock_holders(path: Path) -> set[int] | None:
+    """The pids holding an flock on ``path`` (Linux's /proc/locks); None where that cannot be read."""
+    try:
+        st = os.stat(path)
+        table = Path("/proc/locks").read_text()
+    except OSError:
         return None
-    with open(path, "a+") as handle:
+    node = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    holders = set()
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == node and fields[4].isdigit():
+            holders.add(int(fields[4]))
+    return holders
+
+
+def _runs_gt(pid: int) -> bool:
+    """Where /proc/locks is not there: believe a pid only if it is a gt process."""
+    import psutil
+
+    try:
+        argv = psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError):
+        return False
+    return any(os.path.basename(a) == "gt" or a.startswith("reconciler") for a in argv[:4])
+
+
+def _believed(root: Path, pid: int) -> bool:
+    """A lock file naming a process that does not hold the lock is not believed (nor signalled)."""
+    holders = _flock_holders(lock_path(root).parent)
+    return pid in holders if holders is not None else _runs_gt(pid)
+
+
+def holder_alive(root: Path) -> int | None:
+    """The pid holding the town lock now, None when nobody does, -1 when the holder is unknown."""
+    state = lock_path(root).parent
+    try:
+        fd = _open_dir(state)
+    except OSError:
+        return None
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = read_holder(root).get("pid")
-            return pid if isinstance(pid, int) else -1
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return pid if isinstance(pid, int) and _believed(root, pid) else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
     return None

@@ -177,6 +177,10 @@ class Controller:
             self.journal.info("controller started", extra={"gt": {"action": "start", "pid": os.getpid()}})
             while not self._stop:
                 self.reconcile_once()
+                try:
+                    lock.refresh()  # .gt/town.lock deleted by hand: say again who holds the town
+                except OSError as exc:
+                    log.warning("lock holder file not written: %s", exc)
                 watcher.watch_also(self._store_dirs())
                 if max_passes is not None and self.passes >= max_passes:
                     break

@@ -213,6 +213,29 @@ def _cross_check(manifests: list[Manifest], problems: _Problems,
         elif m.kind == "Routing":
             _check_routing(m, problems)
     _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, problems, invalid)
+    _check_session_names(list(rigs.values()), problems)
+
+
+def _check_session_names(rigs: list[Manifest], problems: _Problems) -> None:
+    """Two rigs whose workers would share a tmux session (rig ``a`` worker ``b-c`` and rig ``a-b``
+    worker ``c`` are both ``gt-a-b-c``): one session must never be taken for another worker's."""
+    from reconciler.model.desired import NAME_POOL
+    from reconciler.model.observed import session_name
+
+    owner: dict[str, tuple[Manifest, str]] = {}
+    for rig in sorted(rigs, key=lambda m: m.name):
+        workers = rig.spec["workers"]
+        names = [*(workers["names"] or NAME_POOL), *(f"w{n}" for n in range(1, workers["max"] + 1))]
+        for worker in dict.fromkeys(names):
+            session = session_name(rig.name, worker)
+            first = owner.setdefault(session, (rig, worker))
+            if first[0] is not rig:
+                problems.at(rig.doc, ("spec", "workers", "names") if worker in workers["names"] else
+                            ("metadata", "name"),
+                            f"worker '{worker}' of rig '{rig.name}' and worker '{first[1]}' of rig "
+                            f"'{first[0].name}' ({first[0].source()}) would share the tmux session "
+                            f"'{session}': rename a rig or a worker")
+                break
 
 
 def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems,

@@ -87,6 +87,13 @@ class RigSpec:
     source: Source | None = None
 
 
+# Readable worker names, handed out in order where a rig names none; past them workers are w1, w2, ...
+NAME_POOL = (
+    "nux", "slit", "toast", "furiosa", "capable", "dag", "cheedo", "ace", "rictus",
+    "keeper", "morsov", "valkyrie", "coma", "scrotus", "corpus", "glory",
+)
+
+
 @dataclass(frozen=True)
 class ConvoySpec:
     name: str

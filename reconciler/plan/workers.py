@@ -8,15 +8,9 @@ import posixpath
 from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
-from reconciler.model.desired import DesiredState, PromptVia, RigSpec
+from reconciler.model.desired import NAME_POOL, DesiredState, PromptVia, RigSpec
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
-
-# Readable names, handed out in order; past them workers are w1, w2, ...
-NAME_POOL = (
-    "nux", "slit", "toast", "furiosa", "capable", "dag", "cheedo", "ace", "rictus",
-    "keeper", "morsov", "valkyrie", "coma", "scrotus", "corpus", "glory",
-)
 
 
 def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
