@@ -18,6 +18,7 @@ from reconciler.model.desired import (
 )
 from reconciler.model.observed import (
     CrashRecord,
+    FailureRecord,
     ObservedIssue,
     ObservedRig,
     ObservedSession,
@@ -87,8 +88,8 @@ def obs_rig(name: str, *issues: ObservedIssue, error: str | None = None,
 
 
 def observed(*rigs: ObservedRig, sessions: tuple[ObservedSession, ...] = (),
-             crashes: tuple[CrashRecord, ...] = ()) -> ObservedState:
-    return ObservedState(sessions=sessions, rigs=rigs, crashes=crashes)
+             crashes: tuple[CrashRecord, ...] = (), failures: tuple[FailureRecord, ...] = ()) -> ObservedState:
+    return ObservedState(sessions=sessions, rigs=rigs, crashes=crashes, failures=failures)
 
 
 def session(d: DesiredState, rig_name: str, worker: str, on: ObservedIssue, *,

@@ -394,3 +394,19 @@ def test_a_backoff_is_honoured_to_the_second_not_at_the_next_interval(fast_town:
     times = respawns()
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(2.9 <= gap <= 4.0 for gap in gaps), gaps
+
+
+def test_the_controller_outlives_a_status_it_cannot_write_and_bad_history(fast_town: Path) -> None:
+    agent_env(fast_town, GT_DEMO_MODE="idle")
+    pid = start(fast_town)
+    status_file = fast_town / ".gt/status.json"
+    status_file.unlink()
+    status_file.mkdir()  # every write of the status now fails
+    (fast_town / ".gt/crashes.json").write_text('[{"rig": "demo", "worker": "nux", "issue": "dm-greet", '
+                                                '"fingerprint": "x", "times": ["inf", 1e999]}, 7, "junk"]')
+    journal = fast_town / ".gt/controller.log"
+    wait_for(lambda: journal.read_text().count('"status failed"') >= 2, timeout=15)  # pass after pass
+    assert holder_alive(fast_town) == pid
+    status_file.rmdir()
+    wait_for(lambda: status_file.is_file(), timeout=15)
+    assert status(fast_town)["controller"]["pid"] == pid and holder_alive(fast_town) == pid

@@ -474,3 +474,19 @@ def test_rig_repo_path_with_dollar_name_is_taken_literally(demo_town: Path, tmp_
     live = sessions(tmux_of(demo_town))
     assert [s["issue"] for s in live.values()] == ["dm-greet"], live
     assert_no_markers(tmp_path)
+
+
+def test_a_worker_too_large_to_start_is_refused_before_its_hook_and_worktree(demo_town: Path) -> None:
+    """Each argument within the schema's 4 KiB, together past what tmux takes for one session: the
+    haiku workers are refused before anything is made for them; the other starts."""
+    routing = demo_town / "manifests/routing.yaml"
+    big = ", ".join(["x" * 4000] * 4)
+    routing.write_text(routing.read_text().replace("args: [--model, haiku]", f"args: [--model, haiku, {big}]"))
+    code, out = gt("apply", "--yes")
+    assert code == 1, out
+    assert "spawn: failed (not started: its command, environment and start prompt come to" in out
+    store = JsonlStore(demo_town / "rigs/demo/.beads/issues.jsonl", "dm")
+    for haiku in ("dm-greet", "dm-readme"):  # routed to haiku (a label; "typo" in the title)
+        assert store.get(haiku).status == "open" and store.get(haiku).assignee is None  # never hooked
+    made = sorted(p.name for p in (demo_town / ".gt/worktrees/demo").iterdir())
+    assert len(made) == 1 and {s["issue"] for s in sessions(tmux_of(demo_town)).values()} == {"dm-parser"}

@@ -143,6 +143,20 @@ CASES = [
          [Expected(M + "rig.yaml", 8, 3, "keys must be strings")]),
     Case("bad-env-name", {M + "rig.yaml": RIG + "  workers:\n    env: {'BAD-NAME': x}\n"},
          [Expected(M + "rig.yaml", 9, 11, "'BAD-NAME' is not a valid environment variable name")]),
+    # Hostile input: refused at once, at file:line, instead of killing or hanging the reader.
+    Case("nested-10000-deep", {M + "deep.yaml": RIG + "  x: " + "[" * 10000 + "]" * 10000 + "\n"},
+         [Expected(M + "deep.yaml", 8, 1004, "nesting depth")]),
+    Case("nested-70-deep-blocks", {M + "deep.yaml": RIG + "".join("  " * (n + 1) + f"k{n}:\n" for n in range(70))
+                                    + "  " * 71 + "end\n"},
+         [Expected(M + "deep.yaml", 72, 131, "nested more than 64 levels deep")]),
+    Case("alias-bomb", {M + "bomb.yaml": RIG + "  x:\n" + "".join(
+        f"    l{n}: &l{n} [{', '.join([f'*l{n - 1}' if n else 'lol'] * 9)}]\n" for n in range(9))},
+         [Expected(M + "bomb.yaml", 9, 24, "more than 100,000 values in one document")]),
+    Case("file-over-1-mib", {M + "big.yaml": RIG + "# " + "x" * (1024 * 1024) + "\n"},
+         [Expected(M + "big.yaml", 1, 1, "file is larger than 1024 KiB")]),
+    Case("lookahead-pattern", {M + "routing.yaml": ROUTING.replace('{label: "model:sonnet"}', '{title: "(?=x)y"}')},
+         [Expected(M + "routing.yaml", 12, 22, "invalid regular expression '(?=x)y'")]),
+
 ]
 
 

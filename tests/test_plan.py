@@ -250,6 +250,11 @@ def _cases() -> list[Case]:
                       crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW - 100, NOW - 59)),)), NOW,
              [], [("crash-loop", "nux", "cs-1")]))
 
+    add(Case("a-crash-dated-a-day-ahead-backs-off-as-if-it-were-now", d,  # the clock was stepped back
+             observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                      crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW + 86_400,)),)), NOW,
+             [], [("crash-loop", "nux", "cs-1")]))
+
     five = tuple(NOW - 600 + 100 * k for k in range(5))
     add(Case("crash-loop-is-quarantined", d,
              observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1, dead=True),),
@@ -725,3 +730,31 @@ def test_worker_with_two_hooks_does_not_depend_on_store_order() -> None:
     first = plan(d, observed(obs_rig("csm", a, b)), NOW)
     second = plan(d, observed(obs_rig("csm", b, a)), NOW)
     assert summary(first) == summary(second)
+
+
+def test_a_backtracking_title_pattern_cannot_freeze_routing() -> None:
+    """(a+)+$ against 40 a's and a '!' is 2^40 steps for a backtracking engine; RE2 is linear."""
+    from dataclasses import replace
+
+    from reconciler.model.desired import RoutingRule
+
+    routing = replace(ROUTING, rules=(RoutingRule(model="haiku", title=r"(a+)+$"),))
+    model, rule = routing.pick((), "a" * 40 + "!")
+    assert (model.name, rule) == ("sonnet", None)
+    model, rule = routing.pick((), "a" * 40)
+    assert model.name == "haiku" and rule is not None
+
+
+def test_crash_and_failure_times_from_the_future_wait_one_backoff_not_a_day() -> None:
+    from reconciler.model.observed import FailureRecord
+    from reconciler.plan.planner import plan
+
+    d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
+    i1, i2 = hooked("cs-1", "nux"), issue("cs-2")
+    fp = worker_spec(d, d.rig("csm"), "nux", i1).fingerprint
+    spawn_fp = worker_spec(d, d.rig("csm"), "slit", i2).fingerprint
+    seen = observed(obs_rig("csm", i1, i2), sessions=(session(d, "csm", "nux", i1, dead=True),),
+                    crashes=(CrashRecord("csm", "nux", "cs-1", fp, (NOW + 86_400,)),),
+                    failures=(FailureRecord("csm", "slit", "cs-2", "spawn", spawn_fp, "boom", (NOW + 86_400,)),))
+    result = plan(d, seen, NOW)
+    assert result.actions == () and result.requeue_after == 30.0  # the initial backoff, counted from now

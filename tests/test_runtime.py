@@ -20,10 +20,10 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not i
 
 
 class MemoryRuntime:
-    """Sessions kept in a dict: a runtime that is not tmux, refusing the names in ``refuse``."""
+    """Sessions kept in a dict: a runtime that is not tmux, failing to start the names in ``unavailable``."""
 
-    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
-        self.refuse = refuse
+    def __init__(self, unavailable: frozenset[str] = frozenset()) -> None:
+        self.unavailable = unavailable
         self.started: list[SessionStart] = []
         self.live: dict[str, ObservedSession] = {}
 
@@ -34,11 +34,14 @@ class MemoryRuntime:
     def sessions(self, *, screens: bool = False) -> tuple[ObservedSession, ...]:
         return tuple(self.live[name] for name in sorted(self.live))
 
+    def refuse(self, start: SessionStart) -> str | None:
+        return "too big" if len(start.env.get("BIG", "")) > 100 else None
+
     def start(self, starts: Sequence[SessionStart]) -> dict[str, str]:
         failed = {}
         for start in starts:
             self.started.append(start)
-            if start.name in self.refuse:
+            if start.name in self.unavailable:
                 failed[start.name] = "no capacity on this machine"
                 continue
             known = {k: v for k, v in start.stamps.items() if k in Stamps.__dataclass_fields__}
@@ -76,7 +79,7 @@ def test_the_executor_starts_and_stops_workers_through_any_runtime(demo_town: Pa
     from reconciler.loop.town import Town
 
     town = Town.load(demo_town)
-    runtime = MemoryRuntime(refuse=frozenset({"gt-demo-toast"}))
+    runtime = MemoryRuntime(unavailable=frozenset({"gt-demo-toast"}))
     town.runtime = runtime
     plan, _ = town.plan(0.0)
     outcomes = Executor(town.desired, runtime, town.stores).apply(plan)
@@ -94,7 +97,7 @@ def test_the_executor_starts_and_stops_workers_through_any_runtime(demo_town: Pa
     # The next plan observes through the same runtime: what runs is in sync, the refused one retried.
     again, _ = town.plan(0.0, backoff=False)
     assert [(a.op.value, a.worker) for a in again.actions] == [("respawn", "toast")]
-    runtime.refuse = frozenset()
+    runtime.unavailable = frozenset()
     Executor(town.desired, runtime, town.stores).apply(again)
     assert sorted(runtime.live) == ["gt-demo-nux", "gt-demo-slit", "gt-demo-toast"]
 

@@ -288,14 +288,19 @@ class Executor:
             if action.reason == "crashed" and action.spec is not None:
                 history.record_crash(self.desired.root, action.rig, action.worker, action.issue,
                                      action.spec.fingerprint, self.clock(), action.crash)
+            assert action.spec is not None
+            start = sessions.session_start(action.spec, uuid.uuid4().hex[:12])
+            refused = self.runtime.refuse(start)
+            if refused is not None:  # before a hook or a worktree is made for it
+                outcomes.append(Outcome(action, Result.failed, f"not started: {refused}"))
+                continue
             try:
                 self._prepare(action)
             except (ReconcilerError, OSError) as exc:
                 outcomes.append(Outcome(action, Result.failed, str(exc)))
                 continue
-            assert action.spec is not None
             prepared.append(action)
-            starts.append(sessions.session_start(action.spec, uuid.uuid4().hex[:12]))
+            starts.append(start)
         failed = self.runtime.start(starts)
         for action in prepared:
             assert action.spec is not None

@@ -51,6 +51,11 @@ class Runtime(Protocol):
         with ``screens`` also each worker's visible text (a dead one's last output too)."""
         ...
 
+    def refuse(self, start: SessionStart) -> str | None:
+        """Why ``start`` could never succeed here (too large for the runtime), asked before anything
+        is prepared for it; None when it can be tried."""
+        ...
+
     def start(self, starts: Sequence[SessionStart]) -> dict[str, str]:
         """Start them all; a session counts as started only once it is seen with its
         generation. Returns why, by session name, for each that did not start."""

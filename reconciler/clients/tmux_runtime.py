@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from reconciler.clients.programs import resolve
 from reconciler.clients.runtime import SessionStart
 from reconciler.clients.sessions import observe_sessions
-from reconciler.clients.tmux import Tmux, target
+from reconciler.clients.tmux import BATCH_BYTES, Tmux, target
 from reconciler.errors import TerminalError
 from reconciler.model.observed import EXIT_LINE, ObservedSession
 
@@ -72,6 +72,13 @@ class TmuxRuntime:
         """Each session's generation stamp: one list-panes call, no process scan."""
         rows = self.tmux.list_panes(["#{session_name}", "#{@gt_generation}"])
         return {row[0]: row[1] for row in rows if len(row) == 2}
+
+    def refuse(self, start: SessionStart) -> str | None:
+        size = sum(len(arg.encode()) + 1 for command in create_commands(start) for arg in command)
+        if size > BATCH_BYTES:
+            return (f"its command, environment and start prompt come to {size:,} bytes; tmux takes at most "
+                    f"{BATCH_BYTES:,} for one session: shorten the agent's env, args or prompt")
+        return None
 
     def start(self, starts: Sequence[SessionStart]) -> dict[str, str]:
         if not starts:

@@ -106,15 +106,21 @@ class Controller:
         except ReconcilerError as exc:
             result.errors = (*result.errors, ManifestProblem("", 0, 0, "", f"pass failed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a pass never takes the controller down
-            import traceback
-
-            self.journal.error("pass failed", extra={"gt": {
-                "pass": self.passes, "action": "pass", "outcome": "failed",
-                "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}})
+            self._journal_error("pass", exc)
             result.errors = (*result.errors, ManifestProblem(
                 "", 0, 0, "", f"pass failed: unexpected {type(exc).__name__}: {exc} (see .gt/controller.log)"))
-        result.status = self._status(town, result, started, seen, planned_at)
+        try:
+            result.status = self._status(town, result, started, seen, planned_at)
+        except Exception as exc:  # noqa: BLE001 - a status that cannot be written (a full disk) ends nothing
+            self._journal_error("status", exc)
         return result
+
+    def _journal_error(self, what: str, exc: BaseException) -> None:
+        import traceback
+
+        self.journal.error(f"{what} failed", extra={"gt": {
+            "pass": self.passes, "action": what, "outcome": "failed",
+            "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}})
 
     def _status(self, town: Town | None, result: PassResult, started: float,
                 seen: tuple[Plan, ObservedState] | None = None, planned_at: float = 0.0) -> dict[str, Any]:
@@ -175,13 +181,17 @@ class Controller:
 
             watcher = TownWatcher(self.root, lambda: self.wake(debounced=True))
             self.journal.info("controller started", extra={"gt": {"action": "start", "pid": os.getpid()}})
+            failures = 0
             while not self._stop:
-                self.reconcile_once()
                 try:
+                    self.reconcile_once()
                     lock.refresh()  # .gt/town.lock deleted by hand: say again who holds the town
-                except OSError as exc:
-                    log.warning("lock holder file not written: %s", exc)
-                watcher.watch_also(self._store_dirs())
+                    watcher.watch_also(self._store_dirs())
+                    failures = 0
+                except Exception as exc:  # noqa: BLE001 - the controller outlives anything a pass meets
+                    failures += 1
+                    self._journal_error("loop", exc)
+                    self._due_at = time.monotonic() + min(2.0 ** failures, self._interval()[0])
                 if max_passes is not None and self.passes >= max_passes:
                     break
                 self._sleep()

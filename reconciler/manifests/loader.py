@@ -7,7 +7,6 @@ each one points at the line and column of the node that causes it.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifests import build
 from reconciler.manifests.schemas import KIND_FILES, apply_defaults, iter_schema_errors
-from reconciler.manifests.yamlsource import Document, Pointer, read_documents, render_pointer
+from reconciler.manifests.yamlsource import MAX_BYTES, Document, Pointer, read_documents, render_pointer, too_large
 from reconciler.model.desired import DesiredState, Source
+from reconciler.model.patterns import PatternError, compiled
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -145,6 +145,9 @@ def load_desired_state(directory: Path, town_name: str | None = None,
 def _read_file(path: Path, problems: _Problems, invalid: set[tuple[str, str]]) -> list[Manifest]:
     shown = display_path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:  # not even read: the limit is there so nothing hangs
+            problems.items.append(too_large(shown))
+            return []
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.items.append(ManifestProblem(shown, 1, 1, "", f"not UTF-8 text: {exc.reason}"))
@@ -279,8 +282,8 @@ def _check_regex(m: Manifest, pointer: Pointer, pattern: str | None, problems: _
     if pattern is None:
         return
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        compiled(pattern)
+    except PatternError as exc:
         problems.at(m.doc, pointer, f"invalid regular expression {pattern!r}: {exc}")
 
 

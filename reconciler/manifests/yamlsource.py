@@ -17,6 +17,24 @@ from reconciler.errors import ManifestProblem
 
 Pointer = tuple[str | int, ...]
 
+# Limits that keep a hostile manifest from hanging or killing whoever reads it: an alias
+# that expands a few hundred bytes into billions of values, a list nested 10,000 deep.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 100_000  # per document, aliases counted as often as they are used
+
+
+def too_large(path: str) -> ManifestProblem:
+    return ManifestProblem(path, 1, 1, "", f"file is larger than {MAX_BYTES // 1024} KiB; a manifest is far smaller")
+
+
+class TooBig(Exception):
+    """A document past one of the limits; carries where, for the problem it becomes."""
+
+    def __init__(self, mark: Mark, pointer: Pointer, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.pointer, self.message = mark, pointer, message
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -81,6 +99,7 @@ class _Builder:
         self.doc = doc
         self.problems: list[ManifestProblem] = []
         self._scalars = yaml.constructor.SafeConstructor()
+        self._values = 0
 
     def problem(self, mark: Mark, pointer: Pointer, message: str) -> None:
         self.problems.append(
@@ -88,6 +107,12 @@ class _Builder:
         )
 
     def build(self, node: yaml.Node, pointer: Pointer) -> Any:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise TooBig(_mark_of(node), pointer, f"more than {MAX_VALUES:,} values in one document "
+                         "(an alias used over and over?); a manifest is far smaller")
+        if len(pointer) > MAX_DEPTH:
+            raise TooBig(_mark_of(node), pointer, f"nested more than {MAX_DEPTH} levels deep")
         self.doc.marks[pointer] = _mark_of(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, pointer)
@@ -148,9 +173,13 @@ def read_documents(path: str, text: str) -> tuple[list[Document], list[ManifestP
     Text is composed with the C parser when it is there; a text it rejects is read
     again with the pure-Python one, whose messages say more.
     """
+    if len(text) > MAX_BYTES:
+        return [], [too_large(path)]
     if FAST_LOADER is not yaml.SafeLoader:
         fast = _read(path, text, FAST_LOADER)
-        if not fast[1]:
+        # The pure-Python parser explains a syntax error better, but not one about size or depth.
+        if not fast[1] or any("nesting depth" in p.message or "values in one" in p.message
+                              or "levels deep" in p.message for p in fast[1]):
             return fast
     return _read(path, text, yaml.SafeLoader)
 
@@ -175,6 +204,10 @@ def _read(path: str, text: str, loader: Any) -> tuple[list[Document], list[Manif
         problems.append(ManifestProblem(path, line, col, "", _syntax_message(exc, text, mark)))
     except yaml.YAMLError as exc:
         problems.append(ManifestProblem(path, 1, 1, "", f"YAML error: {exc}"))
+    except TooBig as exc:
+        problems.append(ManifestProblem(path, exc.mark.line, exc.mark.col, render_pointer(exc.pointer), exc.message))
+    except RecursionError:
+        problems.append(ManifestProblem(path, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep"))
     return documents, problems
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from reconciler.model.patterns import Pattern, compiled
+
 KINDS = ("Town", "Rig", "Convoy", "Routing")
 
 Env = tuple[tuple[str, str], ...]
@@ -179,8 +181,8 @@ class RoutingRule:
     priority: int | None = None
 
     @cached_property
-    def _title_re(self) -> re.Pattern[str] | None:
-        return re.compile(self.title) if self.title is not None else None
+    def _title_re(self) -> Pattern | None:
+        return compiled(self.title) if self.title is not None else None
 
     def matches(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> bool:
         if self.label is not None and self.label not in labels:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from reconciler.model.desired import AgentSpec, Dialog
+from reconciler.model.patterns import compiled as _compiled
 
 
 class Pane(str, enum.Enum):
@@ -22,11 +21,6 @@ class Pane(str, enum.Enum):
 class PaneReading:
     state: Pane
     dialog: Dialog | None = None
-
-
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def read_pane(agent: AgentSpec, screen: tuple[str, ...] | None) -> PaneReading:

@@ -6,7 +6,7 @@ randomness. The same inputs give the same plan, in the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerCondition, WorkerSpec
 from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
@@ -117,7 +117,9 @@ class RigPlanner(LivePlanner):
         self.sessions = sessions
         self.now, self.draft, self.rank, self.max_spawns = now, draft, rank, max_spawns
         self.routing = desired.routing_for(rig)
-        self.crashes: dict[str, CrashRecord] = {c.worker: c for c in observed.crashes if c.rig == rig.name}
+        # Times past now (the clock was stepped back) count as now: a backoff never lasts a day.
+        self.crashes: dict[str, CrashRecord] = {c.worker: replace(c, times=tuple(min(t, now) for t in c.times))
+                                                for c in observed.crashes if c.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
         self.listed: dict[str, ConvoySpec] = {}
@@ -179,7 +181,7 @@ class RigPlanner(LivePlanner):
             return False
         policy = self.desired.town.crash_loop
         delay = min(policy.initial_backoff * 2 ** (len(record.times) - 1), policy.max_backoff)
-        wait = record.times[-1] + delay - self.now
+        wait = min(record.times[-1], self.now) + delay - self.now
         if wait <= 0:
             return False
         count = len(record.times)
