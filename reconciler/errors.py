@@ -147,3 +147,13 @@ class BranchMoved(TransientError):
 
     def __init__(self, branch: str, head: str) -> None:
         super().__init__(f"{branch} moved past {head[:12]} while the gates ran: landing it all next time")
+
+
+class LinkRefused(ReconcilerError):
+    """A file or directory gt would write is a symbolic link: written through, it could land
+    anywhere the user can write, so gt refuses it and names it."""
+
+    def __init__(self, path: str, target: str) -> None:
+        self.path, self.target = path, target
+        super().__init__(f"{path} is a symbolic link (to {target}); gt writes only inside the town "
+                         "and does not follow it: remove the link")

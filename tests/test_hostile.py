@@ -490,3 +490,40 @@ def test_a_worker_too_large_to_start_is_refused_before_its_hook_and_worktree(dem
         assert store.get(haiku).status == "open" and store.get(haiku).assignee is None  # never hooked
     made = sorted(p.name for p in (demo_town / ".gt/worktrees/demo").iterdir())
     assert len(made) == 1 and {s["issue"] for s in sessions(tmux_of(demo_town)).values()} == {"dm-parser"}
+
+
+# -- symbolic links committed into a town never carry a write outside it ---------
+
+LINKS = [  # (the link, inside the town; what the link points at: a file or a directory outside)
+    (".gt/town.lock", "file"),
+    (".gt/controller.log", "file"),
+    (".gt/worktrees/demo", "dir"),
+    ("rigs/demo/.beads/issues.jsonl.lock", "file"),
+    ("rigs/demo/.beads/issues.jsonl", "copy"),
+]
+
+
+@pytest.mark.parametrize(("link", "kind"), LINKS, ids=[link for link, _ in LINKS])
+def test_a_symlink_in_the_town_is_refused_not_followed(demo_town: Path, tmp_path: Path, link: str,
+                                                         kind: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "target"
+    at = demo_town / link
+    if kind == "dir":
+        target.mkdir()
+    elif kind == "copy":
+        target.write_bytes(at.read_bytes())
+        at.unlink()
+    else:
+        target.write_text("precious\n")
+        at.unlink(missing_ok=True)
+    at.parent.mkdir(parents=True, exist_ok=True)
+    at.symlink_to(target)
+    before = sorted(p.name for p in target.iterdir()) if kind == "dir" else target.read_bytes()
+
+    code, out = gt("controller", "run") if link == ".gt/controller.log" else gt("apply", "--yes")
+    assert code != 0 and f"{link} is a symbolic link (to {target})" in out, out
+    assert at.is_symlink()  # kept as it was, not replaced by a regular file
+    assert (sorted(p.name for p in target.iterdir()) if kind == "dir" else target.read_bytes()) == before
+    assert sorted(p.name for p in outside.iterdir()) == ["target"]  # nothing made beside it either

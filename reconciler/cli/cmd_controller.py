@@ -56,15 +56,17 @@ def start_controller(root: Path) -> tuple[int, bool]:
     running = holder_alive(root)
     if running:
         return running, False
+    from reconciler.clients.files import refuse_links
     from reconciler.model.paths import TownPaths
 
     log = Path(TownPaths(str(root)).controller_output)
+    refuse_links(log)
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "reconciler.cli", "--town", str(root), "controller", "run"]
     # posix_spawn in a new session: the steward outlives this command and its terminal.
     pid = os.posix_spawn(sys.executable, argv, dict(os.environ), setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ])
     deadline = time.monotonic() + START_TIMEOUT

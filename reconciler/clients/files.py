@@ -8,6 +8,8 @@ import tempfile
 from contextlib import suppress
 from pathlib import Path
 
+from reconciler.errors import LinkRefused
+
 TEMP_SUFFIX = ".tmp"
 # What this process last wrote to each path (mtime, size, inode): a watcher of the same
 # process can tell its own writes from everyone else's.
@@ -32,16 +34,37 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def refuse_links(path: Path, parents: int = 1) -> None:
+    """Raise ``LinkRefused`` if ``path`` or any of its ``parents`` nearest directories is a
+    symbolic link (a committed `.gt/status.json -> /etc/...` must never be written through)."""
+    for candidate in [path, *list(path.parents)[:parents]]:
+        if candidate.is_symlink():
+            raise LinkRefused(str(candidate), os.readlink(candidate))
+
+
+def open_no_follow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` or in its directory."""
+    refuse_links(path)
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if path.is_symlink():  # made between the check and the open
+            raise LinkRefused(str(path), os.readlink(path)) from exc
+        raise
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Temp file in the same directory, fsync, rename over ``path``, fsync the directory.
 
-    The file keeps its mode; a failed write leaves no temp file behind.
+    The file keeps its mode; a failed write leaves no temp file behind. A symbolic link
+    at ``path`` or as its directory is refused, not replaced or followed.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
+    refuse_links(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
     except FileNotFoundError:
         mode = 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from reconciler.clients.files import refuse_links
 from reconciler.errors import BranchMoved, TerminalError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
@@ -50,6 +51,7 @@ def ensure_worktree(spec: WorkerSpec) -> bool:
     import git
 
     path = Path(spec.worktree)
+    refuse_links(path, parents=3)  # .gt/worktrees/<rig>/<worker>: git would create it wherever a link points
     if path.exists():
         try:
             with git.Repo(path, expand_vars=False) as existing:

@@ -8,6 +8,7 @@ import logging.handlers
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler.clients.files import refuse_links
 from reconciler.model.paths import TownPaths
 
 MAX_BYTES = 1_000_000
@@ -25,6 +26,8 @@ class JsonLines(logging.Formatter):
 def controller_logger(root: Path) -> logging.Logger:
     path = Path(TownPaths(str(root)).journal)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for name in (path, *(path.with_name(f"{path.name}.{n}") for n in range(1, BACKUPS + 1))):
+        refuse_links(name)  # the log and its rotations are opened by logging, which follows links
     logger = logging.getLogger(f"gt.controller.{root}")
     logger.propagate = False
     logger.setLevel(logging.INFO)

@@ -36,8 +36,8 @@ from reconciler.clients.beads import (
 )
 from reconciler.clients.beads.gitignore import ignore_in_repository
 from reconciler.clients.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
-from reconciler.clients.files import write_atomic
-from reconciler.errors import StoreError
+from reconciler.clients.files import open_no_follow, write_atomic
+from reconciler.errors import LinkRefused, StoreError
 from reconciler.model.observed import DONE_STATUSES
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,9 @@ class JsonlStore:
             if exclusive:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             ignore_in_repository(self.lock_path, self.path.with_name(f".{self.path.name}.*.tmp"))
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = open_no_follow(self.lock_path, os.O_RDWR | os.O_CREAT)
+        except LinkRefused as exc:
+            raise StoreError(str(exc)) from exc
         except OSError as exc:
             if exclusive:
                 raise StoreError(f"cannot lock {self.lock_path}: {exc.strerror}") from exc
