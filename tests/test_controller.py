@@ -200,11 +200,18 @@ def test_kill_9_of_the_controller_then_restart_loses_nothing(fast_town: Path) ->
 
 def test_killing_the_tmux_server_brings_every_hook_back_on_its_worker(fast_town: Path) -> None:
     agent_env(fast_town, GT_DEMO_MODE="idle")
+    town_yaml = fast_town / "manifests/town.yaml"
+    town_yaml.write_text(town_yaml.read_text().replace("interval: 1s", "interval: 1h"))  # no interval pass
+    edit(rig_file(fast_town), "idleAfter: 20s", "idleAfter: 1h")  # and no idle check coming due
     start(fast_town)
     wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)
+    settled = status(fast_town)["lastPass"]["number"] + 1  # the look after starting them, then nothing due
+    wait_for(lambda: status(fast_town)["lastPass"]["number"] >= settled, timeout=20)
     tmux(fast_town).kill_server()
-    wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)  # the interval pass restores them
+    # The panes' processes end with the server: that alone asks for the pass that restores them.
+    wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)
     assert hooks(fast_town) == {i: f"demo/workers/{w}" for i, w in WORKING.items()}
+    wait_for(lambda: status(fast_town).get("sync", {}).get("status") == "InSync", timeout=20)
 
 
 def test_committing_a_broken_manifest_stops_nothing(fast_town: Path) -> None:

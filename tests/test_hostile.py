@@ -527,3 +527,19 @@ def test_a_symlink_in_the_town_is_refused_not_followed(demo_town: Path, tmp_path
     assert at.is_symlink()  # kept as it was, not replaced by a regular file
     assert (sorted(p.name for p in target.iterdir()) if kind == "dir" else target.read_bytes()) == before
     assert sorted(p.name for p in outside.iterdir()) == ["target"]  # nothing made beside it either
+
+
+def test_control_characters_from_the_store_are_shown_escaped_never_obeyed(demo_town: Path) -> None:
+    """An id with a newline and escape sequences, hooked to a worker: diff and status show it escaped,
+    so it can neither forge a plan line nor drive the terminal."""
+    evil = "dm-evil\n+ spawn    demo/fake            dm-fake\x1b[2J\u202e"
+    record = {"_type": "issue", "id": evil, "title": "t\x1b[31m", "status": "hooked", "priority": 1,
+              "issue_type": "task", "assignee": "demo/workers/nux"}
+    with (demo_town / "rigs/demo/.beads/issues.jsonl").open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    for command in (["diff"], ["status"]):
+        code, out = gt("--color", "always", *command)
+        assert code in (0, 1), out
+        assert "dm-evil\\n+ spawn" in out and "\\x1b[2J\\u202e" in out
+        assert "\x1b[2J" not in out and "\u202e" not in out
+        assert not any(line.startswith("+ spawn    demo/fake") for line in out.splitlines())

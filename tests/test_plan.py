@@ -758,3 +758,21 @@ def test_crash_and_failure_times_from_the_future_wait_one_backoff_not_a_day() ->
                     failures=(FailureRecord("csm", "slit", "cs-2", "spawn", spawn_fp, "boom", (NOW + 86_400,)),))
     result = plan(d, seen, NOW)
     assert result.actions == () and result.requeue_after == 30.0  # the initial backoff, counted from now
+
+
+def test_a_failed_merge_is_reported_on_the_worker_with_its_reason() -> None:
+    from reconciler.model.observed import MERGE_FAILED_LABEL, FailureRecord
+    from reconciler.model.reasons import Condition
+    from reconciler.plan.planner import plan
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    i1 = hooked("cs-1", "nux", status="in_progress", labels=(MERGE_FAILED_LABEL,))
+    fp = worker_spec(d, d.rig("csm"), "nux", i1).fingerprint
+    seen = observed(obs_rig("csm", i1), sessions=(session(d, "csm", "nux", i1),),
+                    failures=(FailureRecord("csm", "nux", "cs-1", "merge", fp,
+                                            "MERGE_FAILED cs-1: gt/nux/cs-1 conflicts with main", (NOW - 5,)),))
+    result = plan(d, seen, NOW)
+    [note] = [n for n in result.notes if n.reason == "merge-failed"]
+    assert (note.worker, note.issue) == ("nux", "cs-1") and "conflicts with main" in note.why
+    reported = result.condition_of("csm", "nux")
+    assert reported is not None and reported.condition is Condition.Error and "conflicts" in reported.why

@@ -25,14 +25,13 @@ from reconciler.clients.stores import StoreFactory
 from reconciler.errors import BranchMoved, HookConflict, ReconcilerError, StoreError, TerminalError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
-from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, role_of
+from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
 from reconciler.model.paths import TownPaths, rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
 # Actions whose failures are remembered, so the next passes back off rather than repeat them.
 REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop)
-MERGE_FAILED_LABEL = "gt:merge-failed"
 
 
 class Result(str, enum.Enum):

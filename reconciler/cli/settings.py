@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,19 @@ class ColorMode(str, enum.Enum):
 
 
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+# paint() marks a style with these private-use characters; echo() turns them into ANSI codes only
+# after every control character in the line was escaped, so text from a store or a manifest (an
+# issue title with an escape sequence or a newline) can never colour, move or forge a line.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARK = re.compile(f"{_OPEN}([0-9;]*){_CLOSE}")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (and bidi overrides) as visible escapes: ``\\n``, ``\\x1b``, ``\\u202e``."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                                   else f"\\u{ord(m.group()):04x}"), text)
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,15 @@ class Settings:
         if not styles or not self.colored(stream or sys.stdout):
             return text
         codes = ";".join(_STYLES[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
+        return f"{_OPEN}{codes}{_CLOSE}{text}{_OPEN}0{_CLOSE}"
 
     def echo(self, text: str, *, err: bool = False) -> None:
-        """Print a line; ANSI codes survive only where colour is on."""
+        """Print one line: control characters escaped, then gt's own styles where colour is on."""
         import typer
 
-        typer.echo(text, err=err, color=self.colored(sys.stderr if err else sys.stdout))
+        colored = self.colored(sys.stderr if err else sys.stdout)
+        line = _MARK.sub(lambda m: f"\x1b[{m.group(1)}m" if colored else "", escape_controls(text))
+        typer.echo(line, err=err, color=colored)
 
     def town_root(self) -> Path:
         """The town: --town (or GT_TOWN), else the nearest directory holding manifests/."""

@@ -67,6 +67,7 @@ class Controller:
         # and a manifest is parsed and validated again only when its stat changed.
         self._stores = StoreCache()
         self._manifests = ManifestCache()
+        self._observed: ObservedState | None = None  # the last look, for the processes to watch
 
     # -- one pass ---------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class Controller:
             self._journal_error("pass", exc)
             result.errors = (*result.errors, ManifestProblem(
                 "", 0, 0, "", f"pass failed: unexpected {type(exc).__name__}: {exc} (see .gt/controller.log)"))
+        self._observed = seen[1] if seen is not None else None
         try:
             result.status = self._status(town, result, started, seen, planned_at)
         except Exception as exc:  # noqa: BLE001 - a status that cannot be written (a full disk) ends nothing
@@ -187,6 +189,8 @@ class Controller:
                     self.reconcile_once()
                     lock.refresh()  # .gt/town.lock deleted by hand: say again who holds the town
                     watcher.watch_also(self._store_dirs())
+                    watcher.watch_pids(s.pane_pid for s in (self._observed.sessions if self._observed else ())
+                                       if not s.dead)
                     failures = 0
                 except Exception as exc:  # noqa: BLE001 - the controller outlives anything a pass meets
                     failures += 1

@@ -52,6 +52,11 @@ class TownWatcher:
         """Keep exactly these store directories watched (rig stores come and go with manifests)."""
         self.stores.watch(directories)
 
+    def watch_pids(self, pids: Iterable[int]) -> None:
+        """Ask for a pass when one of these processes ends (a pane's program, or the tmux server
+        taking every pane with it): the change shows in seconds, not at the next interval."""
+        self.stores.watch_pids(pids)
+
     def stop(self) -> None:
         self.stores.stop()
         self.observer.stop()
@@ -96,6 +101,7 @@ class DirectoryPoller(threading.Thread):
         super().__init__(name="gt-store-poller", daemon=True)
         self.on_change, self.every = on_change, every
         self._seen: dict[str, Signature] = {}
+        self._pids: set[int] = set()
         self._guard = threading.Lock()
         self._stopped = threading.Event()
 
@@ -104,11 +110,31 @@ class DirectoryPoller(threading.Thread):
         with self._guard:
             self._seen = {d: self._seen[d] if d in self._seen else signature(d) for d in wanted}
 
+    def watch_pids(self, pids: Iterable[int]) -> None:
+        with self._guard:
+            self._pids = {p for p in pids if p > 0}
+
+    def _ended(self) -> bool:
+        with self._guard:
+            pids = list(self._pids)
+        gone = set()
+        for pid in pids:
+            try:
+                os.kill(pid, 0)  # no signal sent: only asks whether the process is there
+            except ProcessLookupError:
+                gone.add(pid)
+            except PermissionError:
+                pass
+        if gone:
+            with self._guard:
+                self._pids -= gone
+        return bool(gone)
+
     def run(self) -> None:
         while not self._stopped.wait(self.every):
             with self._guard:
                 directories = list(self._seen)
-            changed = False
+            changed = self._ended()
             for directory in directories:
                 now = signature(directory)
                 with self._guard:

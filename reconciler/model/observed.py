@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
+MERGE_FAILED_LABEL = "gt:merge-failed"  # set by the refinery in place of DONE_LABEL when a merge fails
 HELD_STATUSES = frozenset({"hooked", "in_progress"})
 DONE_STATUSES = frozenset({"closed", "tombstone"})  # a blocks target in one of these no longer blocks
 SESSION_PREFIX = "gt-"

@@ -38,6 +38,7 @@ class Reason(enum.StrEnum):
     waiting = "waiting"
     extra_hook = "extra-hook"
     merge_ready = "merge-ready"
+    merge_failed = "merge-failed"
     done = "done"
     unwanted = "unwanted"
     hook_missing = "hook-missing"
@@ -72,6 +73,7 @@ CONDITIONS: tuple[tuple[str | None, Reason, Condition], ...] = (
     (None, Reason.quarantined, Condition.Quarantined),
     (None, Reason.crash_loop, Condition.CrashLoop),
     (None, Reason.failing, Condition.Error),
+    (None, Reason.merge_failed, Condition.Error),
     (None, Reason.agent_blocked, Condition.Blocked),
     (None, Reason.stuck, Condition.Stuck),
 )

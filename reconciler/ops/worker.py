@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reconciler.clients.beads import Issue, IssueStore
 from reconciler.errors import ManifestError, UsageError
-from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, WORKER_NAME, role_of
+from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, WORKER_NAME, role_of
 from reconciler.model.paths import TownPaths
 
 MESSAGE_LABEL = "gt:message"
@@ -114,7 +114,7 @@ def report_done(ctx: WorkerContext) -> Issue:
     issue = hook_of(ctx)
     if issue is None:
         raise UsageError(f"nothing is hooked to {ctx.role}: nothing to report done")
-    return ctx.store.update(issue.id, add_labels=[DONE_LABEL])
+    return ctx.store.update(issue.id, add_labels=[DONE_LABEL], remove_labels=[MERGE_FAILED_LABEL])
 
 
 def unread_mail(ctx: WorkerContext) -> list[Issue]:

@@ -13,6 +13,7 @@ from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
 from reconciler.model.observed import (
     DONE_STATUSES,
     HELD_STATUSES,
+    MERGE_FAILED_LABEL,
     CrashRecord,
     ObservedIssue,
     ObservedRig,
@@ -235,6 +236,12 @@ class RigPlanner(LivePlanner):
                              f"worker reported done: land {spec.branch} on {self.rig.branch}, "
                              "close the issue", spec=spec)
             return
+        if MERGE_FAILED_LABEL in issue.labels:
+            failure = next((f for f in self.observed.failures
+                            if (f.rig, f.op, f.issue) == (self.rig.name, Op.merge.value, issue.id)), None)
+            self.note(Reason.merge_failed, f"the merge of {issue.id} failed"
+                      + (f": {failure.error}" if failure else "")
+                      + "; the worker keeps its hook, and gt done merges again", worker, issue.id, Level.warn)
         self.running_worker(worker, issue, session)
 
     def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
