@@ -128,7 +128,7 @@ def test_list_parses_raw_array_and_passes_the_flags(
 ) -> None:
     fake.data([issue("gt-a"), issue("gt-b", labels=None, priority=None)], envelope=False)
     got = store.list()
-    assert [i.id for i in got] == ["gt-a", "gt-b"] and got[1].priority == 2
+    assert [i.id for i in got] == ["gt-a", "gt-b"] and got[1].priority == 0  # null or missing: 0
     (call,) = fake.calls()
     assert call["argv"] == ["list", "--limit", "0", "--flat", "--all", "--json", "--actor=mayor"]
     assert call["cwd"] == str(rig) and call["envelope"] == "1" and call["beads_dir"] is None

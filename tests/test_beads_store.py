@@ -234,14 +234,60 @@ def test_ready_is_open_and_unblocked_in_priority_age_id_order(
 ) -> None:
     ready_world(path)
     assert [i.id for i in store.ready()] == [
+        "gt-old",  # no priority: bd's export omits a zero priority, so it is p0
         "gt-blocker",  # p1
-        "gt-old",  # p2 (missing priority), oldest
         "gt-after-closed",  # p2, same age as the next: id breaks the tie
         "gt-after-missing",
         "gt-free",
         "gt-after-tomb",  # p3: a tombstoned blocker does not block
-        "gt-child",  # p4: parent-child does not block
+        "gt-child",  # p4: its parent is open but not blocked, so it is ready
     ]
+
+
+def test_ready_follows_bd_dependency_types_parents_ephemeral_and_deferred(store: JsonlStore, path: Path) -> None:
+    def dep(issue_id: str, target: str, kind: str) -> dict[str, Any]:
+        return {"issue_id": issue_id, "depends_on_id": target, "type": kind, "created_at": T0}
+
+    write_records(path, [
+        rec("gt-a"),
+        rec("gt-b", dependencies=[dep("gt-b", "gt-a", "blocks")]),
+        rec("gt-c", dependencies=[dep("gt-c", "gt-a", "conditional-blocks")]),
+        rec("gt-d", dependencies=[dep("gt-d", "gt-a", "waits-for")]),
+        rec("gt-e", dependencies=[dep("gt-e", "gt-a", "related"), dep("gt-e", "gt-a", "discovered-from")]),
+        rec("gt-kid", dependencies=[dep("gt-kid", "gt-b", "parent-child")]),  # its parent is blocked
+        rec("gt-grandkid", dependencies=[dep("gt-grandkid", "gt-kid", "parent-child")]),
+        rec("gt-free-kid", dependencies=[dep("gt-free-kid", "gt-a", "parent-child")]),
+        rec("gt-wisp", ephemeral=True),
+        rec("gt-later", status="deferred"),
+        rec("gt-until", defer_until="2999-01-01T00:00:00Z"),
+        rec("gt-was-deferred", defer_until="2001-01-01T00:00:00Z"),
+        rec("gt-loop-1", dependencies=[dep("gt-loop-1", "gt-loop-2", "parent-child")]),
+        rec("gt-loop-2", dependencies=[dep("gt-loop-2", "gt-loop-1", "parent-child")]),
+    ])
+    assert sorted(i.id for i in store.ready()) == sorted([
+        "gt-a", "gt-e", "gt-free-kid", "gt-was-deferred", "gt-loop-1", "gt-loop-2"])
+    chosen, blocked = store.overview({"gt-grandkid"}, "nobody/")
+    assert [i.id for i in chosen] == ["gt-grandkid"] and blocked["gt-grandkid"] == ("gt-kid",)
+    assert blocked["gt-b"] == ("gt-a",) and "gt-free-kid" not in blocked
+
+
+def test_ready_on_the_real_exports_never_lists_a_blocked_ephemeral_or_closed_issue(tmp_path: Path) -> None:
+    exports = sorted(FIXTURES.glob("*.jsonl"))
+    if not exports:
+        pytest.skip("shared fixtures not beside the repo")
+    for export in exports:
+        path = tmp_path / export.stem / "issues.jsonl"
+        path.parent.mkdir()
+        shutil.copy(export, path)
+        store = JsonlStore(path, export.stem)
+        every = {i.id: i for i in store.list()}
+        _, blocked = store.overview((), "")
+        ready = store.ready()
+        assert ready and blocked, export.name
+        for issue in ready:
+            assert issue.status == "open" and not issue.ephemeral and issue.id not in blocked
+            assert all(every[t].status in ("closed", "tombstone") for t in issue.blocked_by if t in every)
+            assert issue.parent not in blocked  # a child of a blocked issue waits with it
 
 
 def test_list_filters_keep_file_order_and_hide_tombstones(store: JsonlStore, path: Path) -> None:
@@ -258,18 +304,19 @@ def test_list_filters_keep_file_order_and_hide_tombstones(store: JsonlStore, pat
     with pytest.raises(IssueNotFound):
         store.get("gt-tomb")
     old = store.get("gt-old")
-    assert (old.priority, old.labels, old.issue_type) == (2, (), "task")
+    assert (old.priority, old.labels, old.issue_type) == (0, (), "task")  # bd omits a zero priority
 
 
-def test_overview_gives_the_chosen_issues_and_every_status_like_list(store: JsonlStore, path: Path) -> None:
+def test_overview_gives_the_chosen_issues_and_what_blocks_any_issue(store: JsonlStore, path: Path) -> None:
     ready_world(path)
-    chosen, statuses = store.overview({"gt-free", "gt-done", "gt-tomb", "gt-nope"}, "a")
+    chosen, blocked = store.overview({"gt-free", "gt-done", "gt-tomb", "gt-nope"}, "a")
     every = store.list()
-    assert statuses == {i.id: i.status for i in every}  # tombstones in neither
+    assert blocked == {"gt-blocked": ("gt-blocker",), "gt-after-wip": ("gt-wip",)}  # tombstones never block
     assert chosen == [i for i in every if i.id in {"gt-free", "gt-done"} or i.assignee == "a"]
-    write_records(path, [rec("gt-a", title="old"), rec("gt-b", status="closed"), rec("gt-a", title="new")])
-    chosen, statuses = store.overview({"gt-a"}, "nobody/")
-    assert [i.title for i in chosen] == ["new"] and statuses == {"gt-a": "open", "gt-b": "closed"}
+    write_records(path, [rec("gt-a", title="old"), rec("gt-b", dependencies=[blocks("gt-b", "gt-a")]),
+                         rec("gt-a", title="new")])
+    chosen, blocked = store.overview({"gt-a"}, "nobody/")
+    assert [i.title for i in chosen] == ["new"] and blocked == {"gt-b": ("gt-a",)}
 
 
 def test_a_duplicated_id_counts_once_at_its_last_line(store: JsonlStore, path: Path) -> None:

@@ -8,7 +8,7 @@ from reconciler.clients.beads import Issue
 from reconciler.clients.stores import StoreFactory
 from reconciler.errors import ReconcilerError
 from reconciler.model.desired import DesiredState, RigSpec
-from reconciler.model.observed import DONE_STATUSES, ObservedIssue, ObservedRig
+from reconciler.model.observed import ObservedIssue, ObservedRig
 from reconciler.model.paths import is_url, rig_repo_path
 from reconciler.observe.worktrees import observe_worktrees
 
@@ -24,19 +24,16 @@ def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> Ob
     if not repo.is_dir():
         return ObservedRig(rig.name, error=f"repository {repo} does not exist")
     listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
-    try:  # only the issues the plan can touch are built; the rest give their status
-        issues, status = stores(desired, rig).overview(listed, f"{rig.name}/workers/")
+    try:  # only the issues the plan can touch are built; the rest say only whether they block
+        issues, blocked = stores(desired, rig).overview(listed, f"{rig.name}/workers/")
     except ReconcilerError as exc:
         return ObservedRig(rig.name, error=str(exc))
-    relevant = tuple(_observed(i, status) for i in issues)
+    relevant = tuple(_observed(i, blocked.get(i.id, ())) for i in issues)
     return ObservedRig(rig.name, relevant, worktrees=observe_worktrees(desired, rig, relevant))
 
 
-def _observed(issue: Issue, status: dict[str, str]) -> ObservedIssue:
-    # A blocks target that is closed, tombstoned or unknown no longer blocks.
-    blocking = tuple(t for t in issue.blocked_by if t in status and status[t] not in DONE_STATUSES)
+def _observed(issue: Issue, blocked_by: tuple[str, ...]) -> ObservedIssue:
     return ObservedIssue(
         id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
-        issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels,
-        blocked_by=blocking,
+        issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels, blocked_by=blocked_by,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
 from reconciler.errors import HookConflict, StoreError
-from reconciler.model.observed import HELD_STATUSES  # the status sets live with the model
+from reconciler.model.observed import DONE_STATUSES, HELD_STATUSES  # the status sets live with the model
 
 __all__ = [
     "UNSET",
@@ -64,6 +64,20 @@ def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
 
+def _edges(issue_id: str, deps: Iterable[Dependency]) -> tuple[tuple[str, ...], str | None]:
+    """An issue's own blocking targets, and its parent."""
+    own = [d for d in deps if d.issue_id in (issue_id, "")]
+    return (tuple(d.depends_on_id for d in own if d.type in BLOCKING_TYPES),
+            next((d.depends_on_id for d in own if d.type == PARENT_TYPE), None))
+
+
+def _dependencies(record: Mapping[str, Any], issue_id: str) -> tuple[Dependency, ...]:
+    raw = record.get("dependencies")
+    found = (Dependency.from_record(d, issue_id) for d in raw if isinstance(d, Mapping)) \
+        if isinstance(raw, builtins.list) else ()
+    return tuple(d for d in found if d is not None)
+
+
 def _int(value: object, default: int) -> int:
     if isinstance(value, bool):
         return default
@@ -73,6 +87,12 @@ def _int(value: object, default: int) -> int:
         return int(str(value))
     except ValueError:
         return default
+
+
+# Dependency types that keep an issue from being ready while their target is not done (as bd
+# ready counts them); parent-child blocks through the parent: a child of a blocked issue waits.
+BLOCKING_TYPES = frozenset({"blocks", "conditional-blocks", "waits-for"})
+PARENT_TYPE = "parent-child"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,45 +142,47 @@ class Issue:
     close_reason: str | None = None
     design: str = ""
     acceptance_criteria: str = ""
+    ephemeral: bool = False
+    defer_until: str | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Issue:
         """Build from a Beads JSON record; missing, null or odd fields get defaults."""
         issue_id = str(record.get("id") or "")
         labels = record.get("labels")
-        deps_raw = record.get("dependencies")
-        deps: builtins.list[Dependency] = []
-        if isinstance(deps_raw, builtins.list):
-            for raw in deps_raw:
-                dep = Dependency.from_record(raw, issue_id) if isinstance(raw, Mapping) else None
-                if dep is not None:
-                    deps.append(dep)
         return cls(
             id=issue_id,
             title=str(record.get("title") or ""),
             description=str(record.get("description") or ""),
             status=str(record.get("status") or "open"),
-            priority=_int(record.get("priority"), 2),
+            priority=_int(record.get("priority"), 0),  # bd's export omits a zero priority
             issue_type=str(record.get("issue_type") or "task"),
             assignee=_opt_str(record.get("assignee")),
             labels=tuple(str(x) for x in labels) if isinstance(labels, builtins.list) else (),
-            dependencies=tuple(deps),
+            dependencies=_dependencies(record, issue_id),
             created_at=_opt_str(record.get("created_at")),
             updated_at=_opt_str(record.get("updated_at")),
             closed_at=_opt_str(record.get("closed_at")),
             close_reason=_opt_str(record.get("close_reason")),
             design=str(record.get("design") or ""),
             acceptance_criteria=str(record.get("acceptance_criteria") or ""),
+            ephemeral=record.get("ephemeral") is True,
+            defer_until=_opt_str(record.get("defer_until")),
         )
 
     @property
     def blocked_by(self) -> tuple[str, ...]:
-        """Targets of this issue's own ``blocks`` dependencies."""
-        return tuple(
-            d.depends_on_id
-            for d in self.dependencies
-            if d.type == "blocks" and d.issue_id in (self.id, "")
-        )
+        """Targets of this issue's own blocking dependencies (blocks, conditional-blocks, waits-for)."""
+        return _edges(self.id, self.dependencies)[0]
+
+    @property
+    def parent(self) -> str | None:
+        """The issue this one is a child of (its own parent-child dependency)."""
+        return _edges(self.id, self.dependencies)[1]
+
+    def deferred(self, now_iso: str) -> bool:
+        """Deferred by status, or until a time still ahead (RFC 3339 times compare as text)."""
+        return self.status == "deferred" or (self.defer_until is not None and self.defer_until > now_iso)
 
     def sort_key(self) -> tuple[int, str, str]:
         """The order ``ready`` answers in: priority, then age, then id."""
@@ -231,9 +253,11 @@ class IssueStore(Protocol):
         """Open issues with no live ``blocks`` target, by (priority, created_at, id)."""
         ...
 
-    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+    def overview(self, ids: Collection[str], assignee_prefix: str
+                 ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
         """The issues named in ``ids`` or assigned under ``assignee_prefix``, in store order, and
-        the status of every issue (for what blocks what); tombstones are in neither."""
+        what blocks each blocked issue of the whole store (``blocking``); tombstones are in
+        neither."""
         ...
 
     def create(
@@ -274,3 +298,42 @@ class IssueStore(Protocol):
     def unhook(self, issue_id: str, assignee: str) -> Issue:
         """Back to open and unassigned, per ``unhook_needed``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """What readiness needs of one issue: its status, its blocking targets and its parent."""
+
+    status: str
+    blockers: tuple[str, ...] = ()
+    parent: str | None = None
+
+    @classmethod
+    def of(cls, issue: Issue) -> Readiness:
+        return cls(issue.status, issue.blocked_by, issue.parent)
+
+    @classmethod
+    def from_record(cls, issue_id: str, record: Mapping[str, Any], status: str) -> Readiness:
+        """The same facts read from a store record, without building its Issue."""
+        return cls(status, *_edges(issue_id, _dependencies(record, issue_id)))
+
+
+def blocking(issues: Mapping[str, Readiness]) -> dict[str, tuple[str, ...]]:
+    """What keeps each blocked issue from being ready, as ``bd ready`` counts it: its blocking
+    targets that exist and are not done, else its parent when that parent is blocked itself
+    (through any number of parents). Issues not in the answer are not blocked."""
+    memo: dict[str, tuple[str, ...]] = {}
+
+    def why(issue_id: str, path: frozenset[str]) -> tuple[str, ...]:
+        if issue_id in memo:
+            return memo[issue_id]
+        item = issues.get(issue_id)
+        if item is None or issue_id in path:  # unknown, or a parent cycle: nothing more blocks
+            return ()
+        live = tuple(t for t in item.blockers if t in issues and issues[t].status not in DONE_STATUSES)
+        if not live and item.parent is not None and why(item.parent, path | {issue_id}):
+            live = (item.parent,)
+        memo[issue_id] = live
+        return live
+
+    return {issue_id: found for issue_id in issues if (found := why(issue_id, frozenset()))}

@@ -27,7 +27,9 @@ from typing import Any, Final
 from reconciler.clients.beads import (
     UNSET,
     Issue,
+    Readiness,
     _Unset,
+    blocking,
     check_new_id,
     hook_needed,
     status_set,
@@ -198,10 +200,11 @@ class BdStore:
             and (label is None or label in i.labels)
         ]
 
-    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+    def overview(self, ids: Collection[str], assignee_prefix: str
+                 ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
         issues, wanted = self.list(), set(ids)
         chosen = [i for i in issues if i.id in wanted or (i.assignee or "").startswith(assignee_prefix)]
-        return chosen, {i.id: i.status for i in issues}
+        return chosen, blocking({i.id: Readiness.of(i) for i in issues})
 
     def ready(self) -> builtins.list[Issue]:
         issues = [Issue.from_record(r) for r in _records(self.run("ready", "--limit", "0"))]

@@ -27,7 +27,9 @@ from reconciler.clients.beads import (
     UNSET,
     Issue,
     IssueExists,
+    Readiness,
     _Unset,
+    blocking,
     check_new_id,
     hook_needed,
     ids,
@@ -38,7 +40,6 @@ from reconciler.clients.beads.gitignore import ignore_in_repository
 from reconciler.clients.beads.jsonl_lines import Line, Record, Snapshot, dump_like, dump_new, parse
 from reconciler.clients.files import open_no_follow, write_atomic
 from reconciler.errors import LinkRefused, StoreError
-from reconciler.model.observed import DONE_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -94,31 +95,29 @@ class JsonlStore:
             and (label is None or label in issue.labels)
         ]
 
-    def overview(self, ids: Collection[str], assignee_prefix: str) -> tuple[builtins.list[Issue], dict[str, str]]:
+    def overview(self, ids: Collection[str], assignee_prefix: str
+                 ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
         wanted = set(ids)
-        statuses: dict[str, str] = {}
+        facts: dict[str, Readiness] = {}
         chosen: builtins.list[Issue] = []
         for line in self._read().live():
             assert line.issue_id is not None and line.record is not None
-            statuses[line.issue_id] = line.status
+            facts[line.issue_id] = Readiness.from_record(line.issue_id, line.record, line.status)
             assignee = line.record.get("assignee")
             if line.issue_id in wanted or (isinstance(assignee, str) and assignee.startswith(assignee_prefix)):
                 issue = line.issue
                 assert issue is not None
                 chosen.append(issue)
-        return chosen, statuses
+        return chosen, blocking(facts)
 
     def ready(self) -> builtins.list[Issue]:
-        snap = self._read()
-        # Tombstones stay in the map: a deleted blocker no longer blocks.
-        status_of = {ln.issue_id: ln.status for ln in snap.lines if ln.issue_id is not None}
-
-        def blocked(issue: Issue) -> bool:
-            return any(
-                t in status_of and status_of[t] not in DONE_STATUSES for t in issue.blocked_by
-            )
-
-        found = [i for i in snap.issues() if i.status == "open" and not blocked(i)]
+        """What ``bd ready`` lists: open, not ephemeral, not deferred, and not blocked (by a blocking
+        dependency whose target is not done, or through a blocked parent)."""
+        live = list(self._read().issues())
+        blocked = blocking({i.id: Readiness.of(i) for i in live})
+        now = _now()
+        found = [i for i in live if i.status == "open" and not i.ephemeral and not i.deferred(now)
+                 and i.id not in blocked]
         return sorted(found, key=Issue.sort_key)
 
     # -- writes ----------------------------------------------------------------
@@ -322,3 +321,4 @@ def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> N
     labels = [x for x in labels if x not in removing]
     if labels or "labels" in record:
         record["labels"] = labels
+
