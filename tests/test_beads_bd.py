@@ -20,7 +20,7 @@ import pytest
 from reconciler.clients.beads import Dependency
 from reconciler.clients.beads.bdcli import BdStore, HookNotLanded, decode_output, strip_warnings
 from reconciler.clients.stores import open_store
-from reconciler.errors import BdCommandError, HookConflict, IssueNotFound
+from reconciler.errors import BdCommandError, HookConflict, IssueNotFound, StoreError
 
 FAKE_BD = """#!{python}
 import json, os, sys
@@ -28,7 +28,8 @@ state = os.environ["FAKE_BD_STATE"]
 with open(state) as f:
     queue = json.load(f)
 call = {{"argv": sys.argv[1:], "cwd": os.getcwd(),
-        "envelope": os.environ.get("BD_JSON_ENVELOPE"), "beads_dir": os.environ.get("BEADS_DIR")}}
+        "envelope": os.environ.get("BD_JSON_ENVELOPE"), "beads_dir": os.environ.get("BEADS_DIR"),
+        "actors": [os.environ.get("BEADS_ACTOR"), os.environ.get("BD_ACTOR")]}}
 with open(state + ".calls", "a") as f:
     f.write(json.dumps(call) + "\\n")
 if not queue:
@@ -131,7 +132,8 @@ def test_list_parses_raw_array_and_passes_the_flags(
     assert [i.id for i in got] == ["gt-a", "gt-b"] and got[1].priority == 0  # null or missing: 0
     (call,) = fake.calls()
     assert call["argv"] == ["list", "--limit", "0", "--flat", "--all", "--json", "--actor=mayor"]
-    assert call["cwd"] == str(rig) and call["envelope"] == "1" and call["beads_dir"] is None
+    assert call["cwd"] == str(rig) and call["envelope"] == "1"
+    assert call["beads_dir"] == str(rig / ".beads") and call["actors"] == ["mayor", "mayor"]  # not the caller's
 
 
 def test_list_filters_reach_bd_and_are_applied_again(fake: FakeBd, store: BdStore) -> None:
@@ -271,26 +273,30 @@ def test_update_and_close(fake: FakeBd, store: BdStore) -> None:
 
 def test_hook_checks_writes_and_reads_back(fake: FakeBd, store: BdStore) -> None:
     who = "gastown/polecats/toast"
+    fake.data({"version": "1.2.0"})  # before guarded updates: write, then read back
     fake.data([issue("gt-a")]).data([issue("gt-a", status="hooked", assignee=who)])
     fake.data([issue("gt-a", status="hooked", assignee=who)])
     got = store.hook("gt-a", who)
     assert (got.status, got.assignee) == ("hooked", who)
-    show, update, readback = fake.argvs()
+    version, show, update, readback = fake.argvs()
+    assert version[0] == "version"
     assert show[0] == "show" and readback[0] == "show"
     assert update[:4] == ["update", "gt-a", "--status=hooked", f"--assignee={who}"]
 
 
 def test_hook_already_ours_or_someone_elses_does_not_write(fake: FakeBd, store: BdStore) -> None:
+    fake.data({"version": "1.3.1"})
     fake.data([issue("gt-a", status="in_progress", assignee="me")])
     fake.data([issue("gt-a", status="hooked", assignee="you")])
     assert store.hook("gt-a", "me").status == "in_progress"
     with pytest.raises(HookConflict):
         store.hook("gt-a", "me")
-    assert [a[0] for a in fake.argvs()] == ["show", "show"]
+    assert [a[0] for a in fake.argvs()] == ["version", "show", "show"]  # the version is asked once
 
 
 def test_hook_lost_race_and_hook_that_never_lands(fake: FakeBd, rig: Path) -> None:
     store = BdStore(rig, "gt", actor="mayor", hook_attempts=2)
+    fake.answer("bd version 0.58.0 (dev)\n", rc=1)  # no JSON version answer: taken as a bd without guards
     fake.data([issue("gt-a")]).answer("[]").data([issue("gt-a", status="hooked", assignee="you")])
     with pytest.raises(HookConflict):
         store.hook("gt-a", "me")
@@ -298,7 +304,38 @@ def test_hook_lost_race_and_hook_that_never_lands(fake: FakeBd, rig: Path) -> No
         fake.data([issue("gt-a")]).answer("[]").data([issue("gt-a")])
     with pytest.raises(HookNotLanded):
         store.hook("gt-a", "me")
-    assert [a[0] for a in fake.argvs()] == ["show", "update", "show"] * 3
+    assert [a[0] for a in fake.argvs()] == ["version", *(["show", "update", "show"] * 3)]
+
+
+def test_hook_with_guards_is_one_compare_and_set(fake: FakeBd, store: BdStore) -> None:
+    fake.data({"version": "1.3.0"})
+    fake.data([issue("gt-a")]).data(issue("gt-a", status="hooked", assignee="me"))
+    fake.data([issue("gt-a", status="hooked", assignee="me")])
+    assert store.hook("gt-a", "me").assignee == "me"
+    update = fake.argvs()[2]
+    assert update[:8] == ["update", "gt-a", "--if-status", "open", "--if-assignee", "",
+                          "--status=hooked", "--assignee=me"]
+
+
+def test_a_guarded_hook_that_loses_the_race_is_a_conflict_and_writes_nothing(fake: FakeBd, store: BdStore) -> None:
+    fake.data({"version": "1.3.0"}).data([issue("gt-a")])
+    lost = json.dumps({"schema_version": 1, "data": {"error": "guard failed: status is hooked"}})
+    fake.answer(lost + "\n", rc=13).data([issue("gt-a", status="hooked", assignee="you")])
+    with pytest.raises(HookConflict, match="assigned to you"):
+        store.hook("gt-a", "me")
+    assert [a[0] for a in fake.argvs()] == ["version", "show", "update", "show"]
+
+
+def test_a_guarded_hook_answered_for_another_id_is_refused(fake: FakeBd, store: BdStore) -> None:
+    fake.data({"version": "1.3.0"}).data([issue("gt-a")]).data(issue("gt-ab", status="hooked", assignee="me"))
+    with pytest.raises(StoreError, match="answered for gt-ab"):
+        store.hook("gt-a", "me")
+
+
+def test_errors_in_the_envelope_are_shown_as_bd_wrote_them() -> None:
+    body = json.dumps({"schema_version": 1, "data": {"error": "no issue found matching gt-zz", "hint": "bd list"}})
+    with pytest.raises(BdCommandError, match="no issue found matching gt-zz \\(hint: bd list\\)"):
+        decode_output(["bd", "show", "gt-zz"], 1, body, "")
 
 
 def test_unhook(fake: FakeBd, store: BdStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
@@ -666,3 +667,21 @@ def test_real_bd_exports_survive_hook_and_close(tmp_path: Path, name: str) -> No
         assert list(new)[: len(old)] == list(old)
     assert store.get(hooked).status == "hooked" and store.get(closed).status == "closed"
     assert isinstance(store.get(hooked), Issue)
+
+
+@pytest.mark.parametrize("database", ["embeddeddolt", "dolt", "metadata.json"])
+def test_a_store_bd_manages_is_read_but_never_written_behind_its_back(store: JsonlStore, path: Path,
+                                                                      database: str) -> None:
+    write_records(path, [rec("gt-a")])
+    marker = path.parent / database
+    if database.endswith(".json"):
+        marker.write_text('{"dolt_mode": "embedded"}')
+    else:
+        (marker / "beads").mkdir(parents=True)
+    before = path.read_bytes()
+    assert [i.id for i in store.list()] == ["gt-a"]  # bd's export is still read
+    with pytest.raises(StoreError, match=rf"holds a bd database \({re.escape(database)}\).*beads.backend: bd"):
+        store.hook("gt-a", "me")
+    with pytest.raises(StoreError, match="holds a bd database"):
+        store.create("new")
+    assert path.read_bytes() == before

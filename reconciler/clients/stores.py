@@ -27,7 +27,7 @@ def open_store(backend: str, repo: Path, prefix: str, actor: str = "gt", beads_p
     if backend == "bd":
         from reconciler.clients.beads.bdcli import BdStore
 
-        return BdStore(repo, prefix, actor=actor)
+        return BdStore(repo, prefix, actor=actor, beads_path=beads_path)
     raise StoreError(f"unknown beads backend {backend!r} (expected 'embedded' or 'bd')")
 
 

@@ -19,6 +19,7 @@ import builtins
 import json
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -39,6 +40,7 @@ from reconciler.errors import BdCommandError, HookConflict, IssueNotFound, Store
 from reconciler.model.observed import HELD_STATUSES
 
 log = logging.getLogger(__name__)
+GUARD_FAILED = 13  # bd's exit status when an --if-* guard did not hold (nothing was written)
 
 _NOT_FOUND_MARKERS: Final = ("not found", "no issue found", "no issues found matching")
 
@@ -71,6 +73,8 @@ def _error_message(text: str) -> str | None:
         value = json.loads(text)
     except json.JSONDecodeError:
         return None
+    if isinstance(value, dict) and isinstance(value.get("data"), dict) and "schema_version" in value:
+        value = value["data"]  # the envelope: {"schema_version": 1, "data": {"error": ...}}
     if not isinstance(value, dict) or "error" not in value:
         return None
     message = str(value["error"])
@@ -125,6 +129,7 @@ class BdStore:
         bd: str = "bd",
         timeout: float = 60.0,
         hook_attempts: int = 3,
+        beads_path: str = ".beads",
     ) -> None:
         self.root = Path(root)
         self.prefix = prefix
@@ -132,12 +137,15 @@ class BdStore:
         self.bd = bd
         self.timeout = timeout
         self.hook_attempts = hook_attempts
+        self.beads_dir = self.root / beads_path
+        self._guards: bool | None = None  # whether this bd takes --if-status/--if-assignee (1.3.0+)
 
     def run(self, *args: str) -> Any:
         """Run one bd command and return its decoded JSON answer."""
         argv = [self.bd, *args, "--json", f"--actor={self.actor}"]
-        env = dict(os.environ, BD_JSON_ENVELOPE="1")
-        env.pop("BEADS_DIR", None)  # the rig root decides which store, not the caller's env
+        # The rig's store, whatever the caller's environment says; the actor under both names bd knows.
+        env = dict(os.environ, BD_JSON_ENVELOPE="1", BEADS_DIR=str(self.beads_dir),
+                   BEADS_ACTOR=self.actor, BD_ACTOR=self.actor)
         try:
             proc = subprocess.run(
                 argv,
@@ -270,7 +278,23 @@ class BdStore:
         log.info("closed issue %s", issue_id)
         return self.get(issue_id)
 
+    def guards(self) -> bool:
+        """Whether this bd has guarded updates (``--if-status``/``--if-assignee``, bd 1.3.0 and later)."""
+        if self._guards is None:
+            try:
+                answer = self.run("version")
+            except BdCommandError:
+                answer = None
+            text = str(answer.get("version", "")) if isinstance(answer, dict) else str(answer or "")
+            found = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+            self._guards = found is not None and tuple(int(n) for n in found.groups()) >= (1, 3, 0)
+        return self._guards
+
     def hook(self, issue_id: str, assignee: str) -> Issue:
+        """Compare-and-set: with bd 1.3.0+ one guarded update (exit 13: another writer won);
+        with older bd, write and read back."""
+        if self.guards():
+            return self._hook_guarded(issue_id, assignee)
         for attempt in range(1, self.hook_attempts + 1):
             current = self.get(issue_id)
             if not hook_needed(current, assignee):
@@ -284,6 +308,29 @@ class BdStore:
                 raise HookConflict(issue_id, after.status, after.assignee, assignee)
             log.warning("hook of %s to %s did not land on try %d", issue_id, assignee, attempt)
         raise HookNotLanded(issue_id, assignee, self.hook_attempts)
+
+    def _hook_guarded(self, issue_id: str, assignee: str) -> Issue:
+        current = self.get(issue_id)
+        if not hook_needed(current, assignee):
+            return current
+        try:  # the whole id: bd resolves a prefix to whichever issue it names
+            answer = self.run("update", issue_id, "--if-status", "open", "--if-assignee", "",
+                              "--status=hooked", f"--assignee={assignee}")
+        except BdCommandError as exc:
+            if exc.returncode == GUARD_FAILED:
+                now = self.get(issue_id)
+                raise HookConflict(issue_id, now.status, now.assignee, assignee) from exc
+            if _is_not_found(exc):
+                raise IssueNotFound(issue_id) from exc
+            raise
+        answered = {str(r.get("id")) for r in _records(answer)}
+        if answered and answered != {issue_id}:
+            raise StoreError(f"bd update {issue_id} answered for {', '.join(sorted(answered))}: not hooked")
+        after = self.get(issue_id)
+        if after.assignee != assignee or after.status not in HELD_STATUSES:
+            raise HookConflict(issue_id, after.status, after.assignee, assignee)
+        log.info("hooked issue %s to %s (guarded)", issue_id, assignee)
+        return after
 
     def unhook(self, issue_id: str, assignee: str) -> Issue:
         current = self.get(issue_id)

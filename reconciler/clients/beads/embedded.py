@@ -266,6 +266,12 @@ class JsonlStore:
         return snap
 
     def _commit(self, snap: Snapshot) -> None:
+        database = bd_database(self.path.parent)
+        if database is not None:
+            raise StoreError(
+                f"{self.path.parent} holds a bd database ({database}): its issues.jsonl is only bd's "
+                "export, and a write there is lost at bd's next export. Set beads.backend: bd in the "
+                "Town manifest so gt writes through bd")
         data = snap.render()
         self._remove_stale_temps()
         try:
@@ -322,3 +328,17 @@ def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> N
     if labels or "labels" in record:
         record["labels"] = labels
 
+
+
+# What bd keeps its database in, by version: Dolt (0.50-0.58), embedded Dolt (0.61 and later),
+# and metadata.json naming a Dolt server. SQLite's beads.db (0.49 and before) is not here: then
+# the JSONL file was the canonical store and bd re-imported it.
+BD_DATABASES = ("embeddeddolt", "dolt", "metadata.json")
+
+
+def bd_database(beads_dir: Path) -> str | None:
+    """The bd database in ``beads_dir``, if bd manages it (then the JSONL file is bd's export)."""
+    for name in BD_DATABASES:
+        if (beads_dir / name).exists():
+            return name
+    return None
