@@ -19,6 +19,7 @@ from reconciler.act import sessions
 from reconciler.clients import git as gitops
 from reconciler.clients import history, merges
 from reconciler.clients.beads import IssueStore
+from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory
@@ -168,19 +169,24 @@ class Executor:
         landed = gitops.landed_commit(spec.repo, rig.branch, issue.id, head)
         if landed is None:
             landed = self._resume_landing(action, head) or self._land(action, issue.title)
+            crash_point("merge:advanced")
             head = gitops.branch_head(spec.worktree)  # a commit made meanwhile is not landed yet
             if gitops.landed_commit(spec.repo, rig.branch, issue.id, head) is None:
                 return Outcome(action, Result.updated, f"{spec.branch} landed at {landed[:12]}; it moved since: "
                                                        "the new commits land next")
+        # On the branch now, where it is recognised: the record has done its work.
+        merges.forget(root, action.rig, action.issue)
         if issue.status != "closed":
             store.close(action.issue, f"merged as {landed[:12]} into {rig.branch}")
-        merges.forget(root, action.rig, action.issue)
+        crash_point("merge:closed")
         detail = f"{spec.branch} -> {rig.branch} at {landed[:12]}"
         try:  # merged and closed: a session that will not stop is reported, not a failed merge
             self.runtime.stop(action.session)
         except TerminalError as exc:
             detail += f"; session not stopped: {exc}"
+        crash_point("merge:stopped")
         kept = gitops.remove_worktree(spec.worktree, spec.repo)
+        crash_point("merge:removed")
         return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
 
     def _resume_landing(self, action: Action, head: str) -> str | None:
@@ -207,6 +213,7 @@ class Executor:
                 rig=action.rig, issue=action.issue, worker=action.worker, branch=spec.branch,
                 head=landing.head, target=rig.branch, base=landing.base, strategy=rig.refinery.strategy,
                 landed=landing.new))
+            crash_point("merge:recorded")
 
         try:
             return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record).new

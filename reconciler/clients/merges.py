@@ -3,8 +3,9 @@
 A merge is written here before the rig's branch moves, with the exact branch head
 it lands and, once made, the commit that lands it. After a crash at any point the
 next attempt finds it: the branch is moved to that same commit, or, if the branch
-has it already, only the close is finished. A merge is forgotten once its issue is
-closed. Only the town's one writer (holding the town lock) writes the file.
+has it already, only the close is finished. A merge is forgotten once the branch has
+it (from then on it is recognised there). Only the town's one writer (holding the town
+lock) writes the file.
 """
 
 from __future__ import annotations
