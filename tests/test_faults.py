@@ -162,3 +162,61 @@ def test_applies_at_once_and_during_a_pass_leave_one_writer(fast_town: Path) -> 
     assert again.returncode == 2 and "locked by controller" in again.stderr
     wait_for(lambda: converged(fast_town), timeout=60)
     assert_invariants(fast_town, before)
+
+
+def _can_mount() -> str | None:
+    """Why a tmpfs cannot be mounted here, or None when it can."""
+    if os.geteuid() != 0:
+        return "needs root to mount a small tmpfs for the store"
+    probe = Path(os.environ.get("TMPDIR", "/tmp")) / f"gt-mount-probe-{os.getpid()}"
+    probe.mkdir(exist_ok=True)
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(probe)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return f"cannot mount a tmpfs here: {done.stderr.strip()}"
+        subprocess.run(["umount", str(probe)], check=True)
+        return None
+    finally:
+        probe.rmdir()
+
+
+@pytest.mark.parametrize("fault", ["disk-full", "read-only"])
+def test_a_store_on_a_full_or_read_only_disk_loses_nothing_and_recovers(fast_town: Path, fault: str) -> None:
+    why = _can_mount()
+    if why:
+        pytest.skip(why)
+    beads = fast_town / "rigs/demo/.beads"
+    saved = {p.name: p.read_bytes() for p in beads.iterdir() if p.is_file()}
+    before = records(fast_town)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(beads)], check=True)
+    try:
+        for name, data in saved.items():
+            (beads / name).write_bytes(data)
+        filler = beads / "filler"
+        if fault == "disk-full":
+            with filler.open("wb", buffering=0) as out:  # every block left: no rewrite of the store fits
+                try:
+                    while True:
+                        out.write(b"\0" * 512)
+                except OSError:
+                    pass
+        else:
+            subprocess.run(["mount", "-o", "remount,ro", str(beads)], check=True)
+        pid = start(fast_town)
+        failures = fast_town / ".gt/failures.json"
+        wait_for(lambda: failures.exists() and "spawn" in failures.read_text(), timeout=20)
+        assert holder_alive(fast_town) == pid  # the controller lives on
+        assert (beads / "issues.jsonl").read_bytes() == saved["issues.jsonl"]  # not a byte lost
+        assert [p.name for p in beads.iterdir() if p.name.endswith(".tmp")] == []
+        if fault == "disk-full":
+            filler.unlink()
+        else:
+            subprocess.run(["mount", "-o", "remount,rw", str(beads)], check=True)
+        wait_for(lambda: converged(fast_town), timeout=60)  # back by itself, after its backoff
+        assert_invariants(fast_town, before)
+    finally:
+        pid = holder_alive(fast_town)
+        if pid and pid > 0:
+            kill(pid, fast_town)
+        subprocess.run(["umount", "-l", str(beads)], check=False)
