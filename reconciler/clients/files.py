@@ -53,6 +53,22 @@ def open_no_follow(path: Path, flags: int, mode: int = 0o644) -> int:
         raise
 
 
+def set_aside(path: Path, why: str) -> Path | None:
+    """Move a file gt cannot read out of the way (``NAME.corrupt``), so it is kept for a look
+    and the next write starts afresh; warn naming both. None when it could not be moved."""
+    import logging
+
+    kept = path.with_name(path.name + ".corrupt")
+    try:
+        refuse_links(path)
+        os.replace(path, kept)
+    except (OSError, LinkRefused) as exc:
+        logging.getLogger(__name__).warning("%s is unreadable (%s) and could not be set aside: %s", path, why, exc)
+        return None
+    logging.getLogger(__name__).warning("%s was unreadable (%s); set aside as %s", path, why, kept.name)
+    return kept
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Temp file in the same directory, fsync, rename over ``path``, fsync the directory.
 

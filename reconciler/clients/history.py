@@ -14,7 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.clients.files import write_atomic
+from reconciler.clients.files import set_aside, write_atomic
 from reconciler.model.observed import Crash, CrashRecord, FailureRecord
 from reconciler.model.paths import TownPaths
 
@@ -27,12 +27,23 @@ def path_of(root: str | Path, name: str = CRASHES) -> Path:
     return Path(str(getattr(TownPaths(str(root)), name)))
 
 
-def _raw(root: str | Path, name: str) -> list[Any]:
+def _raw(root: str | Path, name: str, repair: bool) -> list[Any]:
+    """The file's records; an unreadable file counts as empty, and ``repair`` (the writer, about to
+    write it again) sets it aside for a look first."""
+    path = path_of(root, name)
     try:
-        raw = json.loads(path_of(root, name).read_text())
-    except (OSError, ValueError):
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
         return []
-    return raw if isinstance(raw, list) else []
+    except (OSError, ValueError) as exc:
+        if repair:
+            set_aside(path, str(exc))
+        return []
+    if not isinstance(raw, list):
+        if repair:
+            set_aside(path, "not a JSON list")
+        return []
+    return raw
 
 
 def _times(item: dict[str, Any]) -> tuple[float, ...]:
@@ -58,9 +69,9 @@ def _failure(item: dict[str, Any]) -> FailureRecord:
                          fingerprint=item["fingerprint"], error=str(item["error"]), times=_times(item))
 
 
-def _load(root: str | Path, name: str, build: Callable[[dict[str, Any]], R]) -> tuple[R, ...]:
+def _load(root: str | Path, name: str, build: Callable[[dict[str, Any]], R], repair: bool) -> tuple[R, ...]:
     records = []
-    for item in _raw(root, name):
+    for item in _raw(root, name, repair):
         try:
             records.append(build(item))
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -73,17 +84,17 @@ def _save(root: str | Path, name: str, records: tuple[CrashRecord, ...] | tuple[
     write_atomic(path_of(root, name), json.dumps(data, indent=1))
 
 
-def load(root: str | Path) -> tuple[CrashRecord, ...]:
-    return _load(root, CRASHES, _crash)
+def load(root: str | Path, repair: bool = False) -> tuple[CrashRecord, ...]:
+    return _load(root, CRASHES, _crash, repair)
 
 
-def load_failures(root: str | Path) -> tuple[FailureRecord, ...]:
-    return _load(root, FAILURES, _failure)
+def load_failures(root: str | Path, repair: bool = False) -> tuple[FailureRecord, ...]:
+    return _load(root, FAILURES, _failure, repair)
 
 
 def _update_crash(root: str | Path, rig: str, worker: str, issue: str, fingerprint: str,
                   change: Callable[[CrashRecord], CrashRecord]) -> CrashRecord:
-    records = list(load(root))
+    records = list(load(root, repair=True))
     current = next((r for r in records if (r.rig, r.worker) == (rig, worker)), None)
     if current is not None:
         records.remove(current)
@@ -110,7 +121,7 @@ def quarantine(root: str | Path, rig: str, worker: str, issue: str, fingerprint:
 def record_failure(root: str | Path, rig: str, worker: str, issue: str, op: str, fingerprint: str,
                    error: str, when: float) -> FailureRecord:
     """One more failure of ``op`` on ``issue``; a new fingerprint starts the count again."""
-    records = list(load_failures(root))
+    records = list(load_failures(root, repair=True))
     current = next((r for r in records if (r.rig, r.op, r.issue) == (rig, op, issue)), None)
     if current is not None:
         records.remove(current)
@@ -123,7 +134,7 @@ def record_failure(root: str | Path, rig: str, worker: str, issue: str, op: str,
 
 def clear_failure(root: str | Path, rig: str, issue: str, op: str) -> None:
     """``op`` on ``issue`` succeeded: forget its failures."""
-    records = load_failures(root)
+    records = load_failures(root, repair=True)
     kept = tuple(r for r in records if (r.rig, r.op, r.issue) != (rig, op, issue))
     if len(kept) != len(records):
         _save(root, FAILURES, kept)
@@ -132,7 +143,7 @@ def clear_failure(root: str | Path, rig: str, issue: str, op: str) -> None:
 def reset(root: str | Path, rig: str) -> int:
     """Forget every crash and failure of a rig (gt rig reset); returns how many were forgotten."""
     forgotten = 0
-    for name, records in ((CRASHES, load(root)), (FAILURES, load_failures(root))):
+    for name, records in ((CRASHES, load(root, repair=True)), (FAILURES, load_failures(root, repair=True))):
         kept = tuple(r for r in records if r.rig != rig)
         if len(kept) != len(records):
             _save(root, name, kept)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.clients.files import write_atomic
+from reconciler.clients.files import set_aside, write_atomic
 from reconciler.model.paths import TownPaths
 
 
@@ -46,9 +46,13 @@ def _build(item: Any) -> MergeIntent | None:
 
 
 def load(root: str) -> tuple[MergeIntent, ...]:
+    """Read only by the town's writer (the refinery), which may set an unreadable file aside."""
     try:
         raw = json.loads(_path(root).read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError) as exc:  # kept aside: a merge on the branch is recognised there anyway
+        set_aside(_path(root), str(exc))
         return ()
     found = (_build(item) for item in raw) if isinstance(raw, list) else ()
     return tuple(i for i in found if i is not None)
