@@ -446,6 +446,19 @@ def strays(base: Path) -> list[int]:
     return found
 
 
+def private_base(prefix: str) -> Path:
+    """The setup every benchmark shares: tmux and git there, a signal ends the run through its
+    cleanup, and a private temp directory and environment (returned) to run in."""
+    for tool in ("tmux", "git"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found on PATH")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
+    base = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    isolate(base)
+    return base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="fresh towns for the latency (default 5)")
@@ -454,14 +467,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1 or args.idle_seconds < 5:
         parser.error("--runs must be at least 1 and --idle-seconds at least 5")
-    for tool in ("tmux", "git"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found on PATH")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
-
-    base = Path(tempfile.mkdtemp(prefix="gt-bench-ctl-")).resolve()
-    isolate(base)
+    base = private_base("gt-bench-ctl-")
     towns: list[BenchTown] = []
     problems: list[str] = []
     latencies: list[Latency] = []

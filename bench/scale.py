@@ -29,13 +29,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from controller import BenchTown, gt_binary, isolate, strays  # bench/controller.py
+from controller import BenchTown, gt_binary, private_base, strays  # bench/controller.py
 from synthetic_town import Shape, make_town
 
 FIELDS = ("#{session_name}", "#{pane_index}", "#{pane_pid}", "#{pane_current_command}", "#{pane_dead}",
@@ -193,13 +192,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="5,10,20")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    for tool in ("tmux", "git"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found on PATH")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
-    base = Path(tempfile.mkdtemp(prefix="gt-bench-scale-")).resolve()
-    isolate(base)
+    base = private_base("gt-bench-scale-")
     results = {}
     try:
         for rigs in sizes:

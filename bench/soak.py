@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from controller import BenchTown, git, isolate  # bench/controller.py
+from controller import BenchTown, git, private_base  # bench/controller.py
 
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.status_file import read_status
@@ -79,13 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     args = parser.parse_args()
-    for tool in ("tmux", "git"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found on PATH")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
-    base = Path(tempfile.mkdtemp(prefix="gt-soak-")).resolve()
-    isolate(base)
+    base = private_base("gt-soak-")
     town = make_town(base / "town")
     try:
         town.start()
