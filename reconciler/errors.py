@@ -157,3 +157,10 @@ class LinkRefused(ReconcilerError):
         self.path, self.target = path, target
         super().__init__(f"{path} is a symbolic link (to {target}); gt writes only inside the town "
                          "and does not follow it: remove the link")
+
+
+class TargetMoved(TransientError):
+    """The rig's branch moved while a merge was made on it: nothing landed; a later pass merges again."""
+
+    def __init__(self, branch: str, base: str) -> None:
+        super().__init__(f"{branch} moved past {base[:12]} while the merge was made: merging again next time")

@@ -262,11 +262,13 @@ def test_ready_follows_bd_dependency_types_parents_ephemeral_and_deferred(store:
         rec("gt-later", status="deferred"),
         rec("gt-until", defer_until="2999-01-01T00:00:00Z"),
         rec("gt-was-deferred", defer_until="2001-01-01T00:00:00Z"),
+        rec("gt-offset-ahead", defer_until="2999-01-01T09:00:00-07:00"),
+        rec("gt-offset-past", defer_until="2001-01-01T09:00:00-07:00"),
         rec("gt-loop-1", dependencies=[dep("gt-loop-1", "gt-loop-2", "parent-child")]),
         rec("gt-loop-2", dependencies=[dep("gt-loop-2", "gt-loop-1", "parent-child")]),
     ])
     assert sorted(i.id for i in store.ready()) == sorted([
-        "gt-a", "gt-e", "gt-free-kid", "gt-was-deferred", "gt-loop-1", "gt-loop-2"])
+        "gt-a", "gt-e", "gt-free-kid", "gt-was-deferred", "gt-offset-past", "gt-loop-1", "gt-loop-2"])
     chosen, blocked = store.overview({"gt-grandkid"}, "nobody/")
     assert [i.id for i in chosen] == ["gt-grandkid"] and blocked["gt-grandkid"] == ("gt-kid",)
     assert blocked["gt-b"] == ("gt-a",) and "gt-free-kid" not in blocked
@@ -675,12 +677,14 @@ def test_a_store_bd_manages_is_read_but_never_written_behind_its_back(store: Jso
     write_records(path, [rec("gt-a")])
     marker = path.parent / database
     if database.endswith(".json"):
-        marker.write_text('{"dolt_mode": "embedded"}')
+        marker.write_text('{"database": "beads.db", "jsonl_export": "issues.jsonl"}')  # SQLite-era: ours
+        store.update("gt-a", add_labels=["fine"])
+        marker.write_text('{"dolt_mode": "embedded", "dolt_database": "beads"}')
     else:
         (marker / "beads").mkdir(parents=True)
     before = path.read_bytes()
     assert [i.id for i in store.list()] == ["gt-a"]  # bd's export is still read
-    with pytest.raises(StoreError, match=rf"holds a bd database \({re.escape(database)}\).*beads.backend: bd"):
+    with pytest.raises(StoreError, match=rf"holds a bd database \({re.escape(database)}.*beads.backend: bd"):
         store.hook("gt-a", "me")
     with pytest.raises(StoreError, match="holds a bd database"):
         store.create("new")

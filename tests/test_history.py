@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from reconciler.clients import history
@@ -27,3 +28,30 @@ def test_absurd_entries_are_skipped_and_the_rest_kept(tmp_path: Path) -> None:
     crashes.write_text(json.dumps([good, {"rig": "demo", "times": ["inf"]}, 7, "junk",
                                    {**good, "worker": "slit", "times": [float("inf")]}]))
     assert [(c.worker, c.times) for c in history.load(tmp_path)] == [("nux", (5.0,))]
+
+
+def test_a_holder_whose_state_directory_is_replaced_takes_the_new_one_or_gives_way(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    from reconciler.clients.lock import LockHeld, TownLock, holder_alive
+
+    (tmp_path / "manifests").mkdir()
+    first = TownLock(tmp_path, "controller").acquire()
+    try:
+        shutil.rmtree(tmp_path / ".gt")  # git clean -fdx while the controller runs
+        first.refresh()  # it locks the .gt/ that is there now
+        with pytest.raises(LockHeld):
+            TownLock(tmp_path, "gt apply").acquire()
+        assert holder_alive(tmp_path) == os.getpid()
+
+        shutil.rmtree(tmp_path / ".gt")
+        second = TownLock(tmp_path, "gt apply").acquire()  # another writer got the new one first
+        try:
+            with pytest.raises(LockHeld):
+                first.refresh()  # so the first gives way: never two writers
+        finally:
+            second.release()
+    finally:
+        first.release()

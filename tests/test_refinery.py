@@ -151,3 +151,33 @@ def test_commits_made_while_the_gates_run_are_landed_not_dropped(demo_town: Path
     assert len(commits_for(demo_town, "dm-readme")) == 1
     failures = demo_town / ".gt/failures.json"
     assert not failures.exists() or json.loads(failures.read_text()) == []
+
+
+def test_done_with_no_commits_is_a_failed_merge_not_a_closed_issue(demo_town: Path) -> None:
+    """A branch with no work of its own is already in main's history: that is not a landing."""
+    set_rig(demo_town, "  refinery: {strategy: merge}\n")
+    routing = demo_town / "manifests/routing.yaml"
+    routing.write_text(routing.read_text().replace("GT_DEMO_DELAY: '0.1'", "GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle"))
+    town = Town.load(demo_town)
+    plan, _ = town.plan(0.0)
+    Executor(town.desired, town.runtime, town.stores).apply(plan)
+    store(demo_town).update("dm-greet", add_labels=[DONE_LABEL])  # reported done, committed nothing
+    before = main_tip(demo_town)
+    first = merge_only(town, "dm-greet")
+    assert first[0].startswith("failed") and "has no commits that main lacks" in first[0]
+    issue = store(demo_town).get("dm-greet")
+    assert issue.status != "closed" and "gt:merge-failed" in issue.labels and main_tip(demo_town) == before
+
+
+def test_a_rig_branch_moved_while_the_gates_ran_merges_again_on_top(demo_town: Path) -> None:
+    # The gate commits once to main itself, as someone pushing meanwhile would.
+    gate = ('["sh", "-c", "cd \\"$(git rev-parse --git-common-dir)/..\\" && test ! -e moved.txt && '
+            'echo x > moved.txt && git add moved.txt && git commit -qm moved || true"]')
+    town = done_town(demo_town, "squash", f"[{gate}]")
+    first = merge_only(town, "dm-greet")
+    assert first[0].startswith("failed") and "moved past" in first[0]
+    assert "gt:merge-failed" not in store(demo_town).get("dm-greet").labels  # nothing to fix: try again
+    again = merge_only(town, "dm-greet")
+    assert again[0].startswith("merged")
+    tree = {e.path for e in git.Repo(demo_town / "rigs/demo").commit("main").tree.traverse()}  # type: ignore[union-attr]
+    assert "moved.txt" in tree and len(commits_for(demo_town, "dm-greet")) == 1

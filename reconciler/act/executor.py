@@ -23,7 +23,7 @@ from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory
-from reconciler.errors import BranchMoved, HookConflict, ReconcilerError, StoreError, TerminalError
+from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
@@ -79,6 +79,7 @@ class Executor:
             self._remember(outcome)
             self.on_event(outcome)
 
+        self._forget_finished_merges()
         starts = [a for a in plan.actions if a.op in STARTS]
         later = {Op.nudge: self._nudge, Op.help: self._help, Op.prompt: self._prompt,
                  Op.answer: self._answer}
@@ -91,6 +92,19 @@ class Executor:
             if action.op in later:
                 report(self._guarded(later[action.op], action))
         return outcomes
+
+    def _forget_finished_merges(self) -> None:
+        """A merge record whose issue is closed (a crash came between the close and forgetting
+        it) has nothing left to resume."""
+        for intent in merges.load(self.desired.root):
+            if intent.rig not in {r.name for r in self.desired.rigs}:
+                continue
+            try:
+                closed = self.store(intent.rig).get(intent.issue).status == "closed"
+            except ReconcilerError:
+                continue
+            if closed:
+                merges.forget(self.desired.root, intent.rig, intent.issue)
 
     def _remember(self, outcome: Outcome) -> None:
         """Failures are kept so the planner backs off; a success forgets them."""
@@ -166,19 +180,19 @@ class Executor:
         store = self.store(action.rig)
         issue = store.get(action.issue)
         head = gitops.branch_head(spec.worktree)
-        landed = gitops.landed_commit(spec.repo, rig.branch, issue.id, head)
+        recorded = merges.find(root, action.rig, action.issue)
+        landed = gitops.landed_commit(spec.repo, rig.branch, issue.id, head, ancestry=recorded is not None)
         if landed is None:
             landed = self._resume_landing(action, head) or self._land(action, issue.title)
             crash_point("merge:advanced")
             head = gitops.branch_head(spec.worktree)  # a commit made meanwhile is not landed yet
-            if gitops.landed_commit(spec.repo, rig.branch, issue.id, head) is None:
+            if gitops.landed_commit(spec.repo, rig.branch, issue.id, head, ancestry=True) is None:
                 return Outcome(action, Result.updated, f"{spec.branch} landed at {landed[:12]}; it moved since: "
                                                        "the new commits land next")
-        # On the branch now, where it is recognised: the record has done its work.
-        merges.forget(root, action.rig, action.issue)
         if issue.status != "closed":
             store.close(action.issue, f"merged as {landed[:12]} into {rig.branch}")
         crash_point("merge:closed")
+        merges.forget(root, action.rig, action.issue)
         detail = f"{spec.branch} -> {rig.branch} at {landed[:12]}"
         try:  # merged and closed: a session that will not stop is reported, not a failed merge
             self.runtime.stop(action.session)
@@ -194,11 +208,13 @@ class Executor:
         branch to it, if the branch is still where the merge was made on."""
         assert action.spec is not None
         intent = merges.find(self.desired.root, action.rig, action.issue)
-        if intent is None or not intent.landed or head not in (intent.head, intent.landed):
+        rig = self.desired.rig(action.rig)
+        if intent is None or not intent.landed or head not in (intent.head, intent.landed) \
+                or (intent.target, intent.strategy) != (rig.branch, rig.refinery.strategy):
             return None
         try:
             gitops.advance(action.spec.repo, intent.target, intent.base, intent.landed)
-        except TerminalError:
+        except (TerminalError, TransientError):
             return None  # the branch moved on since: merge again on top of it
         return intent.landed
 
@@ -217,8 +233,8 @@ class Executor:
 
         try:
             return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record).new
-        except BranchMoved:
-            raise
+        except TransientError:
+            raise  # the worker's branch or the target moved: landed whole on a later pass
         except TerminalError as exc:
             # Take the done mark off so the next pass does not retry the same failure.
             self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from reconciler.clients.files import refuse_links
-from reconciler.errors import BranchMoved, TerminalError
+from reconciler.errors import BranchMoved, TargetMoved, TerminalError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
 
@@ -137,14 +137,16 @@ def branch_head(worktree: str) -> str:
 
 
 @_wrapped
-def landed_commit(repo_path: str, target: str, issue_id: str, head: str) -> str | None:
+def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ancestry: bool) -> str | None:
     """The commit of ``target`` that holds ``head``'s work for ``issue_id``, or None.
 
-    ``head`` itself when it is in the target's history (the merge and rebase strategies),
-    else the newest commit whose trailers name both the issue and that head (squash).
+    The newest commit whose trailers name both the issue and that head (squash, merge), or,
+    with ``ancestry`` (the refinery recorded this merge), ``head`` itself when the target's
+    history has it (rebase). Without a record, a head already in the target's history is a
+    branch with no work of its own, not a landed one.
     """
     with _repo(repo_path) as repo:
-        if repo.is_ancestor(head, target):
+        if ancestry and repo.is_ancestor(head, target):
             return head
         wanted = {f"{TRAILER_ISSUE}: {issue_id}", f"{TRAILER_HEAD}: {head}"}
         found: str = repo.git.log(target, "-F", f"--grep={TRAILER_HEAD}: {head}", "--format=%H%x00%B%x01",
@@ -213,12 +215,16 @@ def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-
     import git
 
     checkout = _checked_out_at(repo, branch)
+    if repo.commit(branch).hexsha != old:  # someone moved it while the gates ran: merge again on top
+        raise TargetMoved(branch, old)
     try:
         if checkout is not None:
             git.Repo(checkout, expand_vars=False).git.merge("--ff-only", new)
         else:
             repo.git.update_ref(f"refs/heads/{branch}", new, old)
     except git.GitCommandError as exc:
+        if repo.commit(branch).hexsha != old:
+            raise TargetMoved(branch, old) from exc
         raise TerminalError(f"could not advance {branch}: {exc.stderr.strip()}") from exc
 
 

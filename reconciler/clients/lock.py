@@ -81,8 +81,20 @@ class TownLock:
         return self
 
     def refresh(self) -> None:
-        """Write who holds the lock again if the file is gone or says someone else."""
+        """Hold the lock on the ``.gt/`` that is there now (it may have been deleted and made again),
+        or raise ``LockHeld`` when another writer took that one; then write who holds it if the file
+        is gone or says someone else."""
         if self._fd is None:
+            return
+        state = self.path.parent
+        try:
+            same = os.fstat(self._fd).st_ino == os.stat(state).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(self._fd)
+            self._fd = None
+            self.acquire()  # LockHeld if a second writer got the new directory first
             return
         holder = read_holder(self.root)
         if holder.get("pid") != os.getpid() or holder.get("purpose") != self.purpose:
@@ -107,13 +119,13 @@ def _flock_holders(path: Path) -> set[int] | None:
         table = Path("/proc/locks").read_text()
     except OSError:
         return None
-    node = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     holders = set()
     for line in table.splitlines():
-        fields = line.split()
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == node and fields[4].isdigit():
+        fields = line.split()  # the device is left out: btrfs shows another one than stat gives
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(st.st_ino) \
+                and fields[4].isdigit():
             holders.add(int(fields[4]))
-    return holders
+    return holders or None
 
 
 def _runs_gt(pid: int) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.act.executor import Executor, Outcome
-from reconciler.clients.lock import TownLock
+from reconciler.clients.lock import LockHeld, TownLock
 from reconciler.clients.status_file import write_status
 from reconciler.clients.stores import StoreCache
 from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
@@ -192,6 +192,9 @@ class Controller:
                     watcher.watch_pids(s.pane_pid for s in (self._observed.sessions if self._observed else ())
                                        if not s.dead)
                     failures = 0
+                except LockHeld as exc:  # .gt/ was replaced and another writer holds it now: give way
+                    self._journal_error("lock", exc)
+                    break
                 except Exception as exc:  # noqa: BLE001 - the controller outlives anything a pass meets
                     failures += 1
                     self._journal_error("loop", exc)

@@ -181,8 +181,19 @@ class Issue:
         return _edges(self.id, self.dependencies)[1]
 
     def deferred(self, now_iso: str) -> bool:
-        """Deferred by status, or until a time still ahead (RFC 3339 times compare as text)."""
-        return self.status == "deferred" or (self.defer_until is not None and self.defer_until > now_iso)
+        """Deferred by status, or until a time still ahead (any UTC offset; an unreadable time defers)."""
+        if self.status == "deferred":
+            return True
+        if self.defer_until is None:
+            return False
+        from datetime import datetime
+
+        try:
+            until = datetime.fromisoformat(self.defer_until)  # Python 3.11 reads a trailing Z
+            now = datetime.fromisoformat(now_iso)
+            return until > now if until.tzinfo else until > now.replace(tzinfo=None)
+        except ValueError:
+            return True
 
     def sort_key(self) -> tuple[int, str, str]:
         """The order ``ready`` answers in: priority, then age, then id."""

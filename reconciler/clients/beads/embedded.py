@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import copy
 import fcntl
+import json
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -331,9 +332,9 @@ def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> N
 
 
 # What bd keeps its database in, by version: Dolt (0.50-0.58), embedded Dolt (0.61 and later),
-# and metadata.json naming a Dolt server. SQLite's beads.db (0.49 and before) is not here: then
-# the JSONL file was the canonical store and bd re-imported it.
-BD_DATABASES = ("embeddeddolt", "dolt", "metadata.json")
+# and a metadata.json naming a Dolt server. SQLite's beads.db (0.49 and before, and beads_rust)
+# is not here: then the JSONL file was the canonical store and bd re-imported it.
+BD_DATABASES = ("embeddeddolt", "dolt")
 
 
 def bd_database(beads_dir: Path) -> str | None:
@@ -341,4 +342,11 @@ def bd_database(beads_dir: Path) -> str | None:
     for name in BD_DATABASES:
         if (beads_dir / name).exists():
             return name
+    try:
+        metadata = json.loads((beads_dir / "metadata.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(metadata, dict) and any(str(k).startswith("dolt") or str(v).lower() == "dolt"
+                                          for k, v in metadata.items()):
+        return "metadata.json (Dolt)"
     return None
