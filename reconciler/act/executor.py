@@ -96,8 +96,9 @@ class Executor:
     def _forget_finished_merges(self) -> None:
         """A merge record whose issue is closed (a crash came between the close and forgetting
         it) has nothing left to resume."""
+        rigs = {r.name for r in self.desired.rigs}
         for intent in merges.load(self.desired.root):
-            if intent.rig not in {r.name for r in self.desired.rigs}:
+            if intent.rig not in rigs:
                 continue
             try:
                 closed = self.store(intent.rig).get(intent.issue).status == "closed"

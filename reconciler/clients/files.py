@@ -7,6 +7,7 @@ import stat
 import tempfile
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import LinkRefused
 
@@ -67,6 +68,26 @@ def set_aside(path: Path, why: str) -> Path | None:
         return None
     logging.getLogger(__name__).warning("%s was unreadable (%s); set aside as %s", path, why, kept.name)
     return kept
+
+
+def read_json_list(path: Path, *, repair: bool) -> list[Any]:
+    """A JSON list gt keeps under ``.gt/``; a missing or unreadable file counts as empty, and with
+    ``repair`` (the writer, about to write it again) an unreadable one is set aside first."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        if repair:
+            set_aside(path, str(exc))
+        return []
+    if not isinstance(raw, list):
+        if repair:
+            set_aside(path, "not a JSON list")
+        return []
+    return raw
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.clients.files import set_aside, write_atomic
+from reconciler.clients.files import read_json_list, write_atomic
 from reconciler.model.observed import Crash, CrashRecord, FailureRecord
 from reconciler.model.paths import TownPaths
 
@@ -25,25 +25,6 @@ R = TypeVar("R", CrashRecord, FailureRecord)
 
 def path_of(root: str | Path, name: str = CRASHES) -> Path:
     return Path(str(getattr(TownPaths(str(root)), name)))
-
-
-def _raw(root: str | Path, name: str, repair: bool) -> list[Any]:
-    """The file's records; an unreadable file counts as empty, and ``repair`` (the writer, about to
-    write it again) sets it aside for a look first."""
-    path = path_of(root, name)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        if repair:
-            set_aside(path, str(exc))
-        return []
-    if not isinstance(raw, list):
-        if repair:
-            set_aside(path, "not a JSON list")
-        return []
-    return raw
 
 
 def _times(item: dict[str, Any]) -> tuple[float, ...]:
@@ -71,7 +52,7 @@ def _failure(item: dict[str, Any]) -> FailureRecord:
 
 def _load(root: str | Path, name: str, build: Callable[[dict[str, Any]], R], repair: bool) -> tuple[R, ...]:
     records = []
-    for item in _raw(root, name, repair):
+    for item in read_json_list(path_of(root, name), repair=repair):
         try:
             records.append(build(item))
         except (KeyError, TypeError, ValueError, AttributeError):

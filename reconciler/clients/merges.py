@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.clients.files import set_aside, write_atomic
+from reconciler.clients.files import read_json_list, write_atomic
 from reconciler.model.paths import TownPaths
 
 
@@ -46,15 +46,9 @@ def _build(item: Any) -> MergeIntent | None:
 
 
 def load(root: str) -> tuple[MergeIntent, ...]:
-    """Read only by the town's writer (the refinery), which may set an unreadable file aside."""
-    try:
-        raw = json.loads(_path(root).read_text())
-    except FileNotFoundError:
-        return ()
-    except (OSError, ValueError) as exc:  # kept aside: a merge on the branch is recognised there anyway
-        set_aside(_path(root), str(exc))
-        return ()
-    found = (_build(item) for item in raw) if isinstance(raw, list) else ()
+    """Read only by the town's writer (the refinery), which sets an unreadable file aside: a merge
+    already on the branch is recognised there anyway."""
+    found = (_build(item) for item in read_json_list(_path(root), repair=True))
     return tuple(i for i in found if i is not None)
 
 

@@ -15,6 +15,7 @@ from reconciler.model.observed import (
     HELD_STATUSES,
     MERGE_FAILED_LABEL,
     CrashRecord,
+    FailureRecord,
     ObservedIssue,
     ObservedRig,
     ObservedSession,
@@ -109,6 +110,10 @@ def worker_conditions(draft: Draft) -> tuple[WorkerCondition, ...]:
     return tuple(c for _, c in best.values())
 
 
+def _as_of(times: tuple[float, ...], now: float) -> tuple[float, ...]:
+    return tuple(min(t, now) for t in times)
+
+
 class RigPlanner(LivePlanner):
     def __init__(self, desired: DesiredState, observed: ObservedState, rig: RigSpec, obs: ObservedRig,
                  sessions: dict[str, ObservedSession], now: float, draft: Draft, rank: int,
@@ -119,8 +124,10 @@ class RigPlanner(LivePlanner):
         self.now, self.draft, self.rank, self.max_spawns = now, draft, rank, max_spawns
         self.routing = desired.routing_for(rig)
         # Times past now (the clock was stepped back) count as now: a backoff never lasts a day.
-        self.crashes: dict[str, CrashRecord] = {c.worker: replace(c, times=tuple(min(t, now) for t in c.times))
+        self.crashes: dict[str, CrashRecord] = {c.worker: replace(c, times=_as_of(c.times, now))
                                                 for c in observed.crashes if c.rig == rig.name}
+        self.failures: dict[tuple[str, str], FailureRecord] = {
+            (f.op, f.issue): replace(f, times=_as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
         self.listed: dict[str, ConvoySpec] = {}
@@ -176,13 +183,12 @@ class RigPlanner(LivePlanner):
         """An action that failed lately waits out a growing delay instead of failing every pass."""
         if not self.backoff:
             return False
-        record = next((f for f in self.observed.failures
-                       if (f.rig, f.op, f.issue) == (self.rig.name, op.value, issue)), None)
+        record = self.failures.get((op.value, issue))
         if record is None or record.fingerprint != fingerprint or not record.times:
             return False
         policy = self.desired.town.crash_loop
         delay = min(policy.initial_backoff * 2 ** (len(record.times) - 1), policy.max_backoff)
-        wait = min(record.times[-1], self.now) + delay - self.now
+        wait = record.times[-1] + delay - self.now
         if wait <= 0:
             return False
         count = len(record.times)
@@ -237,8 +243,7 @@ class RigPlanner(LivePlanner):
                              "close the issue", spec=spec)
             return
         if MERGE_FAILED_LABEL in issue.labels:
-            failure = next((f for f in self.observed.failures
-                            if (f.rig, f.op, f.issue) == (self.rig.name, Op.merge.value, issue.id)), None)
+            failure = self.failures.get((Op.merge.value, issue.id))
             self.note(Reason.merge_failed, f"the merge of {issue.id} failed"
                       + (f": {failure.error}" if failure else "")
                       + "; the worker keeps its hook, and gt done merges again", worker, issue.id, Level.warn)

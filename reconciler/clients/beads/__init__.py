@@ -78,6 +78,11 @@ def _dependencies(record: Mapping[str, Any], issue_id: str) -> tuple[Dependency,
     return tuple(d for d in found if d is not None)
 
 
+def record_status(record: Mapping[str, Any]) -> str:
+    """A record's status; a record without one is open."""
+    return str(record.get("status") or "open")
+
+
 def _int(value: object, default: int) -> int:
     if isinstance(value, bool):
         return default
@@ -154,7 +159,7 @@ class Issue:
             id=issue_id,
             title=str(record.get("title") or ""),
             description=str(record.get("description") or ""),
-            status=str(record.get("status") or "open"),
+            status=record_status(record),
             priority=_int(record.get("priority"), 0),  # bd's export omits a zero priority
             issue_type=str(record.get("issue_type") or "task"),
             assignee=_opt_str(record.get("assignee")),

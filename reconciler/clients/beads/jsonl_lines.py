@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.clients.beads import Issue
+from reconciler.clients.beads import Issue, record_status
 from reconciler.errors import IssueNotFound, StoreCorrupt
 
 Record = dict[str, Any]
@@ -51,7 +51,7 @@ class Line:
         """The issue's status, read without building the issue."""
         if self._issue is not None:
             return self._issue.status
-        return str((self.record or {}).get("status") or "open")
+        return record_status(self.record or {})
 
 
 @dataclass(frozen=True, slots=True)
