@@ -127,11 +127,26 @@ def test_the_cache_rereads_an_edited_manifest_and_not_an_unchanged_one(tmp_path:
     convoy.write_text(CONVOY)
     cache = ManifestCache()
     first = load_desired_state(manifests, cache=cache)
-    assert sorted(p.name for p in cache.parsed) == ["convoy.yaml", "rig.yaml"]
+    assert sorted(Path(p).name for p in cache.parsed) == ["convoy.yaml", "rig.yaml"]
     cache.parsed.clear()
     assert load_desired_state(manifests, cache=cache) == first
     assert cache.parsed == []  # nothing changed: nothing parsed or validated again
     convoy.write_text(CONVOY + "  paused: true\n")
     edited = load_desired_state(manifests, cache=cache)
-    assert [p.name for p in cache.parsed] == ["convoy.yaml"]
+    assert [Path(p).name for p in cache.parsed] == ["convoy.yaml"]
     assert edited.convoys[0].paused and not first.convoys[0].paused
+
+
+def test_an_override_is_validated_with_the_rest_of_the_town_without_touching_the_file(in_tmp: Path) -> None:
+    from reconciler.errors import ManifestError
+
+    write_tree(in_tmp, {"manifests/rig.yaml": RIG})
+    rig = in_tmp / "manifests" / "rig.yaml"
+    convoy = in_tmp / "manifests" / "convoys" / "new.yaml"
+    state = load_desired_state(in_tmp / "manifests", overrides={convoy: CONVOY})
+    assert [c.name for c in state.convoys] == ["auth"] and not convoy.exists()
+    with pytest.raises(ManifestError) as err:
+        load_desired_state(in_tmp / "manifests", overrides={convoy: CONVOY.replace("rig: csm", "rig: nope")})
+    assert "rig 'nope' is not declared" in str(err.value) and "convoys/new.yaml:6:" in str(err.value)
+    widened = load_desired_state(in_tmp / "manifests", overrides={rig: RIG + "  workers: {max: 7}\n"})
+    assert widened.rig("csm").workers_max == 7 and "max" not in rig.read_text()

@@ -7,9 +7,10 @@ each one points at the line and column of the node that causes it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifests import build
@@ -57,9 +58,13 @@ def manifest_files(directory: Path) -> list[Path]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+            if is_manifest_name(name):
                 found.append(Path(root) / name)
     return found
+
+
+def is_manifest_name(name: str) -> bool:
+    return name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")
 
 
 def display_path(path: Path) -> str:
@@ -71,89 +76,164 @@ def display_path(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class _FileRead:
-    """One file's documents as read and validated, and what its stat was then."""
+class ManifestFile:
+    """One manifest of a source: the name errors give it, and what identifies its content."""
 
-    stat: tuple[int, ...]
     shown: str
+    version: object  # the same version means the same content: a stat, a Git blob id, a text's hash
+    size: int
+
+
+class ManifestSource(Protocol):
+    """Where manifests come from: a directory on disk, or one commit of the town's repository."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def files(self) -> list[ManifestFile]: ...
+
+    def read(self, files: list[ManifestFile]) -> dict[str, bytes | OSError]:
+        """Each file's bytes by its ``shown`` name, or why it could not be read."""
+        ...
+
+
+class WorkingTree:
+    """The manifests directory as it is on disk; ``overrides`` put texts in place of files
+    (or add files), so an edit can be validated with the rest of the town before it is written."""
+
+    def __init__(self, directory: Path, overrides: Mapping[Path, str] | None = None) -> None:
+        self.directory = directory
+        self.overrides = {p.absolute(): text for p, text in (overrides or {}).items()}
+        self._paths: dict[str, Path] = {}
+
+    @property
+    def root(self) -> Path:
+        return self.directory.resolve().parent
+
+    def files(self) -> list[ManifestFile]:
+        if not self.directory.is_dir():
+            raise ManifestError(
+                [ManifestProblem(str(self.directory), 1, 1, "", "manifests directory does not exist")])
+        paths = {p.absolute(): p for p in manifest_files(self.directory)}
+        for path in self.overrides:
+            paths.setdefault(path, path)
+        found = []
+        for absolute, path in sorted(paths.items()):
+            shown = display_path(path)
+            self._paths[shown] = absolute
+            text = self.overrides.get(absolute)
+            if text is not None:
+                found.append(ManifestFile(shown, ("text", hash(text)), len(text.encode())))
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                found.append(ManifestFile(shown, None, 0))  # read() says why
+                continue
+            found.append(ManifestFile(shown, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), st.st_size))
+        return found
+
+    def read(self, files: list[ManifestFile]) -> dict[str, bytes | OSError]:
+        read: dict[str, bytes | OSError] = {}
+        for f in files:
+            path = self._paths[f.shown]
+            text = self.overrides.get(path)
+            try:
+                read[f.shown] = text.encode() if text is not None else path.read_bytes()
+            except OSError as exc:
+                read[f.shown] = exc
+        return read
+
+
+@dataclass(frozen=True)
+class _FileRead:
+    """One file's documents as read and validated, and the version they were read at."""
+
+    version: object
     manifests: list[Manifest]
     problems: list[ManifestProblem]
     invalid: set[tuple[str, str]]
 
 
 class ManifestCache:
-    """Each file's documents, read and validated, kept while its stat is unchanged.
+    """Each file's documents, read and validated, kept while its version is unchanged.
 
     The controller holds one for its life, so a pass parses and validates only the
-    files that changed (by inode, size, mtime and ctime); ``parsed`` counts the files
-    actually read, for tests and benchmarks.
+    files that changed (by inode, size, mtime and ctime on disk; by blob id in a
+    commit); ``parsed`` counts the files actually read, for tests and benchmarks.
     """
 
     def __init__(self) -> None:
-        self._files: dict[Path, _FileRead] = {}
-        self.parsed: list[Path] = []
+        self._files: dict[str, _FileRead] = {}
+        self.parsed: list[str] = []
 
-    def read(self, path: Path, problems: _Problems, invalid: set[tuple[str, str]]) -> list[Manifest]:
-        try:
-            st = path.stat()
-        except OSError:
-            return _read_file(path, problems, invalid)  # reports why it cannot be read
-        stat = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        shown = display_path(path)
-        kept = self._files.get(path)
-        if kept is None or kept.stat != stat or kept.shown != shown:
-            own, own_invalid = _Problems(), set[tuple[str, str]]()
-            self.parsed.append(path)
-            kept = _FileRead(stat, shown, _read_file(path, own, own_invalid), own.items, own_invalid)
-            self._files[path] = kept
-        problems.items.extend(kept.problems)
-        invalid.update(kept.invalid)
-        return list(kept.manifests)
+    def kept(self, f: ManifestFile) -> _FileRead | None:
+        kept = self._files.get(f.shown)
+        return kept if kept is not None and f.version is not None and kept.version == f.version else None
 
-    def forget_missing(self, present: list[Path]) -> None:
-        for gone in set(self._files) - set(present):
+    def keep(self, f: ManifestFile, read: _FileRead) -> None:
+        self.parsed.append(f.shown)
+        self._files[f.shown] = read
+
+    def forget_missing(self, present: list[ManifestFile]) -> None:
+        for gone in set(self._files) - {f.shown for f in present}:
             del self._files[gone]
 
 
 def load_desired_state(directory: Path, town_name: str | None = None,
-                       cache: ManifestCache | None = None) -> DesiredState:
-    """Read, validate and cross-check every manifest below ``directory``.
+                       cache: ManifestCache | None = None, *,
+                       overrides: Mapping[Path, str] | None = None) -> DesiredState:
+    """Read, validate and cross-check every manifest below ``directory``, as on disk.
 
     Raises ManifestError holding every problem when anything is wrong. With a
-    ``cache``, unchanged files are not read again.
+    ``cache``, unchanged files are not read again; ``overrides`` replace (or add)
+    files by path with the given texts.
     """
+    return load_source(WorkingTree(directory, overrides), town_name, cache)
+
+
+def load_source(source: ManifestSource, town_name: str | None = None,
+                cache: ManifestCache | None = None) -> DesiredState:
+    """Read, validate and cross-check every manifest of ``source`` (see load_desired_state)."""
     problems = _Problems()
-    if not directory.is_dir():
-        raise ManifestError(
-            [ManifestProblem(str(directory), 1, 1, "", "manifests directory does not exist")]
-        )
-    files = manifest_files(directory)
+    files = source.files()
+    cache = cache if cache is not None else ManifestCache()
+    reads = {f.shown: kept for f in files if (kept := cache.kept(f)) is not None}
+    wanted = [f for f in files if f.shown not in reads and f.size <= MAX_BYTES]
+    contents = source.read(wanted) if wanted else {}
     manifests: list[Manifest] = []
     invalid: set[tuple[str, str]] = set()
-    for path in files:
-        manifests.extend(cache.read(path, problems, invalid) if cache else _read_file(path, problems, invalid))
-    if cache is not None:
-        cache.forget_missing(files)
+    for f in files:
+        kept = reads.get(f.shown)
+        if kept is None:
+            own, own_invalid = _Problems(), set[tuple[str, str]]()
+            found = _read_file(f, contents.get(f.shown), own, own_invalid)
+            kept = _FileRead(f.version, found, own.items, own_invalid)
+            cache.keep(f, kept)
+        manifests.extend(kept.manifests)
+        problems.items.extend(kept.problems)
+        invalid.update(kept.invalid)
+    cache.forget_missing(files)
     _cross_check(manifests, problems, invalid)
     if problems.items:
         raise ManifestError(sorted(problems.items, key=lambda p: (p.path, p.line, p.col)))
-    name = town_name or directory.resolve().parent.name
-    root = str(directory.resolve().parent)
-    return build.desired_state(manifests, name, tuple(display_path(p) for p in files), root)
+    root = source.root
+    return build.desired_state(manifests, town_name or root.name, tuple(f.shown for f in files), str(root))
 
 
-def _read_file(path: Path, problems: _Problems, invalid: set[tuple[str, str]]) -> list[Manifest]:
-    shown = display_path(path)
+def _read_file(f: ManifestFile, content: bytes | OSError | None, problems: _Problems,
+               invalid: set[tuple[str, str]]) -> list[Manifest]:
+    shown = f.shown
+    if f.size > MAX_BYTES or content is None:  # not even read: the limit is there so nothing hangs
+        problems.items.append(too_large(shown))
+        return []
+    if isinstance(content, OSError):
+        problems.items.append(ManifestProblem(shown, 1, 1, "", f"cannot read: {content.strerror or content}"))
+        return []
     try:
-        if path.stat().st_size > MAX_BYTES:  # not even read: the limit is there so nothing hangs
-            problems.items.append(too_large(shown))
-            return []
-        text = path.read_text(encoding="utf-8")
+        text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.items.append(ManifestProblem(shown, 1, 1, "", f"not UTF-8 text: {exc.reason}"))
-        return []
-    except OSError as exc:
-        problems.items.append(ManifestProblem(shown, 1, 1, "", f"cannot read: {exc.strerror}"))
         return []
     documents, yaml_problems = read_documents(shown, text)
     problems.items.extend(yaml_problems)
