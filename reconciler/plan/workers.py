@@ -66,13 +66,7 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
     command = ((program,) + declared[1:]) if program else declared
-    if rule is None:
-        chosen = "default"
-    else:
-        conds = [f"{k}={v!r}" for k, v in (("label", rule.label), ("title", rule.title),
-                                            ("type", rule.issue_type), ("priority", rule.priority))
-                 if v is not None]
-        chosen = "rule " + " ".join(conds)
+    chosen = rule.describe() if rule else "default"
     return WorkerSpec(
         rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
         repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
