@@ -165,6 +165,6 @@ def test_the_controller_follows_its_branch_not_the_checkout(fast_town: Path) -> 
     town_yaml = fast_town / "manifests" / "town.yaml"
     town_yaml.write_text(town_yaml.read_text().replace("  controller:\n", "  controller:\n    branch: experiment\n"))
     commit_all(fast_town, "follow the experiment")
+    wait_for(lambda: status(fast_town)["controller"]["source"]["branch"] == "experiment", timeout=20)
+    assert status(fast_town)["controller"]["source"]["commit"] == experiment
     wait_for(lambda: live_issues(fast_town) == {}, timeout=20)
-    source = status(fast_town)["controller"]["source"]
-    assert (source["branch"], source["commit"]) == ("experiment", experiment)

@@ -24,7 +24,7 @@ UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
 
 # Help lists commands in the order a user meets them, under these headings.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Get started", ("demo", "init", "validate")),
+    ("Get started", ("demo", "init", "import", "validate")),
     ("Plan and apply", ("diff", "apply")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Look after workers", ("attach", "nudge", "rig", "doctor")),

@@ -22,6 +22,8 @@ def manifests_dir(ctx: typer.Context, given: list[Path]) -> Path:
         return given[0] / "manifests" if (given[0] / "manifests").is_dir() else given[0]
     found = set()
     for path in given:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
         if path.is_dir():
             raise UsageError(f"{path}: give one directory, or manifest files")
         directory = next((p for p in path.absolute().parents if p.name == "manifests"), None)
