@@ -86,7 +86,28 @@ def test_import_refuses_to_overwrite_and_writes_nothing_on_error(demo_town: Path
     mine = ("# mine\napiVersion: gt/v1\nkind: Routing\nmetadata: {name: other}\n"
             "spec: {default: m, agents: {a: {command: [x]}}, models: {m: {agent: a}}}\n")
     (demo_town / "manifests/convoys/imported-demo.yaml").write_text(mine)
-    code, _, err = gt("import")
+    code, _, err = gt("import")  # uncommitted: the town's files are not what is applied
+    assert code == 2 and "commit or stash the manifest edits first" in err
+    commit_all(demo_town, "a routing of my own")
+    (demo_town / "notes.txt").write_text("staged, not to be committed by gt\n")
+    subprocess.run(["git", "add", "notes.txt"], cwd=demo_town, check=True)
+    code, _, err = gt("import", "--commit")
     assert code == 2 and "imported-demo.yaml exists" in err
     assert not (demo_town / "manifests/rigs/demo.yaml").exists()
     assert (demo_town / "manifests/convoys/imported-demo.yaml").read_text() == mine
+
+
+
+def test_import_commits_only_its_own_files(demo_town: Path) -> None:
+    agent_env(demo_town, GT_DEMO_MODE="idle")
+    assert gt("apply", "--yes")[0] == 0
+    forget_the_rig(demo_town)
+    (demo_town / "notes.txt").write_text("staged by hand\n")
+    subprocess.run(["git", "add", "notes.txt"], cwd=demo_town, check=True)
+    assert gt("import", "--commit")[0] == 0
+    shown = subprocess.run(["git", "show", "--name-only", "--format=%s", "HEAD"], cwd=demo_town,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert "notes.txt" not in shown and "manifests/rigs/demo.yaml" in shown
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=demo_town, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert staged == ["notes.txt"]  # still staged, still the user's

@@ -105,3 +105,13 @@ def test_a_review_runs_where_there_is_no_tmux_and_no_agent(demo_town: Path, tmp_
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout == (GOLDEN / "review.txt").read_text().replace("<main>", git(demo_town, "rev-parse", "--short=7",
                           "main")).replace("<change>", git(demo_town, "rev-parse", "--short=7", "change"))
+
+
+def test_titles_cannot_ping_link_or_break_the_markdown_table() -> None:
+    from reconciler.cli.review_render import _md
+
+    hostile = "@acme/security see https://evil.example/login | <img src=x> **bold** www.evil.example 0.25"
+    safe = _md(hostile)
+    assert "@acme" not in safe and "https://" not in safe and "www.evil" not in safe and "evil.example" not in safe
+    assert "|" not in safe.replace("\\|", "") and "<img" not in safe and "**" not in safe
+    assert "0.25" in safe  # numbers stay as they are

@@ -168,3 +168,85 @@ def test_the_controller_follows_its_branch_not_the_checkout(fast_town: Path) -> 
     wait_for(lambda: status(fast_town)["controller"]["source"]["branch"] == "experiment", timeout=20)
     assert status(fast_town)["controller"]["source"]["commit"] == experiment
     wait_for(lambda: live_issues(fast_town) == {}, timeout=20)
+
+
+def test_a_plan_saved_at_a_named_revision_is_applied_at_it(demo_town: Path) -> None:
+    agent_env(demo_town, GT_DEMO_MODE="idle")
+    commit_all(demo_town, "idle agents")
+    drop_convoy(demo_town)
+    assert gt("diff", "--rev", "HEAD~1", "--out", "plan.json")[0] == 1
+    code, out, err = gt("apply", "--yes", "plan.json")
+    assert code == 0 and out.count(": created") == 3, out + err
+    code, _, err = gt("apply", "--yes", "--rev", "HEAD", "plan.json")
+    assert code == 2 and "made from" in err
+
+
+def test_a_branch_is_followed_by_its_head_not_a_tag_of_the_same_name(demo_town: Path) -> None:
+    git(demo_town, "tag", "main", "HEAD")  # an old tag named like the branch
+    drop_convoy(demo_town)
+    head = git(demo_town, "rev-parse", "--short=7", "refs/heads/main")
+    code, out, _ = gt("diff")
+    assert out.splitlines()[0] == f"Manifests at {head} (main)" and code == 0
+    info = revision_status(demo_town, None)
+    assert info["tip"].startswith(head)
+
+
+def test_a_commit_naming_a_branch_that_does_not_exist_is_refused_and_the_fix_is_read(fast_town: Path) -> None:
+    agent_env(fast_town, GT_DEMO_MODE="idle")
+    commit_all(fast_town, "idle agents")
+    start(fast_town)
+    wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)
+    good = git(fast_town, "rev-parse", "HEAD")
+    town_yaml = fast_town / "manifests" / "town.yaml"
+    town_yaml.write_text(town_yaml.read_text().replace("  controller:\n", "  controller:\n    branch: mian\n"))
+    commit_all(fast_town, "a typo")
+    bad = git(fast_town, "rev-parse", "HEAD")
+    wait_for(lambda: status(fast_town)["controller"]["source"].get("rejected") == bad)
+    source = status(fast_town)["controller"]["source"]
+    assert (source["commit"], source["branch"]) == (good, "main")
+    (error,) = status(fast_town)["sync"]["errors"]
+    assert "branch 'mian' does not exist" in error["message"] and error["path"] == "manifests/town.yaml"
+    town_yaml.write_text(town_yaml.read_text().replace("    branch: mian\n", ""))
+    commit_all(fast_town, "the typo fixed")
+    fixed = git(fast_town, "rev-parse", "HEAD")
+    wait_for(lambda: status(fast_town)["controller"]["source"].get("commit") == fixed)
+    assert status(fast_town)["controller"]["source"]["rejected"] is None
+    assert live_issues(fast_town) == WORKING
+
+
+def test_a_linked_manifest_is_refused_on_disk_as_in_a_commit(demo_town: Path) -> None:
+    outside = demo_town.parent / "elsewhere.yaml"
+    outside.write_text((demo_town / CONVOY_FILE).read_text().replace("name: demo", "name: linked"))
+    (demo_town / "manifests/convoys/linked.yaml").symlink_to(outside)
+    for args in (("validate",), ("diff", "--worktree")):
+        code, _, err = gt(*args)
+        assert code == 2 and "manifests/convoys/linked.yaml:1:1: cannot read: a symbolic link" in err
+    commit_all(demo_town, "a link")
+    code, _, err = gt("diff")
+    assert code == 2 and "cannot read: a symbolic link" in err
+
+
+def test_validate_staged_checks_what_the_next_commit_holds(demo_town: Path) -> None:
+    convoy = demo_town / CONVOY_FILE
+    convoy.write_text(convoy.read_text().replace("rig: demo", "rig: nope"))
+    assert gt("validate", "--staged")[0] == 0  # not staged: the commit would be fine
+    assert gt("validate")[0] == 2  # on disk it is not
+    git(demo_town, "add", CONVOY_FILE)
+    code, _, err = gt("validate", "--staged", "manifests/town.yaml")
+    assert code == 2 and "manifests/convoys/demo.yaml:9:8: $.spec.rig: rig 'nope' is not declared" in err
+
+
+def test_a_town_in_a_subdirectory_of_a_larger_repository(in_tmp: Path) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(in_tmp)], check=True)
+    (in_tmp / "README.md").write_text("a monorepo\n")
+    git(in_tmp, "add", "README.md")
+    git(in_tmp, "commit", "-q", "-m", "start")
+    assert gt("init", "ops/town")[0] == 0
+    assert not (in_tmp / "ops/town/.git").exists()  # committed into the repository that holds it
+    head = git(in_tmp, "rev-parse", "--short=7", "HEAD")
+    _, out, err = gt("--town", "ops/town", "diff")
+    assert out.splitlines()[0] == f"Manifests at {head} (main)", out + err
+    rig = in_tmp / "ops/town/manifests/rigs/app.yaml"
+    rig.write_text(rig.read_text().replace("max: 4", "max: 5"))
+    _, _, err = gt("--town", "ops/town", "diff")
+    assert "manifests/rigs/app.yaml (modified)" in err

@@ -171,9 +171,12 @@ def _saved_plan(plan_file: Path):  # type: ignore[no-untyped-def]
 
 
 def _saved_revision(saved) -> tuple[str | None, bool]:  # type: ignore[no-untyped-def]
-    """The saved plan was made from the working tree, or from the commit checked out then
-    (read again at HEAD, so a plan saved before a new commit is refused as stale)."""
-    return None, saved.digest.get("revision") == "worktree"
+    """Where a saved plan is applied: at the commit it was made from when that was named with
+    --rev; else HEAD (so a plan saved before a new commit is refused as stale) or the files."""
+    made = saved.digest.get("revision")
+    if saved.digest.get("pinned"):
+        return made, False
+    return None, made == "worktree"
 
 
 def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
@@ -241,12 +244,12 @@ def attach(
     import os
     import shutil
 
-    from reconciler.loop.revision import load_at
+    from reconciler.loop.revision import load_applied
     from reconciler.model.observed import session_name
 
     rig, _, name = worker.partition("/")
     if not rig or not name:
         raise UsageError(f"{worker!r}: expected RIG/WORKER, e.g. demo/nux")
-    _, desired = load_at(settings(ctx).town_root())
+    desired = load_applied(settings(ctx).town_root())
     tmux = shutil.which("tmux") or "tmux"
     os.execvp(tmux, [tmux, "-L", desired.socket, "attach-session", "-t", f"={session_name(rig, name)}"])

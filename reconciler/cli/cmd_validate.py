@@ -44,19 +44,23 @@ def validate(
         typer.Argument(metavar="[DIR | FILE...]",
                        help="A town, a manifests directory, or manifest files (checked with the rest of their town)."),
     ] = None,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Check the manifests as staged for the next commit, not as on disk.")
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid.
 
-    Files on disk are checked, committed or not. Given files (as pre-commit passes them), the
-    whole town they belong to is checked, so a change that breaks a reference elsewhere is caught.
+    Files on disk are checked, committed or not; --staged checks what the next commit will hold
+    (the pre-commit hook). Given files (as pre-commit passes them), the whole town they belong to
+    is checked, so a change that breaks a reference elsewhere is caught.
     """
-    from reconciler.manifests.loader import load_desired_state
+    from reconciler.manifests.loader import WorkingTree, load_source
 
     s = settings(ctx, output)
     target = manifests_dir(ctx, paths or [])
     try:
-        state = load_desired_state(target)
+        state = load_source(_staged(target.parent) if staged else WorkingTree(target), target.resolve().parent.name)
     except ManifestError as exc:
         if s.json:
             typer.echo(json.dumps([p.as_dict() for p in exc.problems], indent=2))
@@ -68,6 +72,15 @@ def validate(
         return
     counts = ", ".join(plural(n, kind) for kind, n in state.counts().items())
     s.echo(f"{s.paint('valid:', 'green')} {counts} in {plural(len(state.files), 'file')}")
+
+
+def _staged(root: Path):  # type: ignore[no-untyped-def]
+    from reconciler.clients.git_tree import StagedManifests, TownRepository
+
+    repo = TownRepository.find(root)
+    if repo is None:
+        raise UsageError(f"--staged: {root} is not a Git repository with a commit")
+    return StagedManifests(repo)
 
 
 @app.command(cls=GtCommand)

@@ -16,14 +16,16 @@ if TYPE_CHECKING:
     from reconciler.loop.review import ReviewResult
     from reconciler.plan.review import Review
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<|#!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#!~])")
+_DOMAIN_DOT = re.compile(r"(?<=[A-Za-z])\.(?=[A-Za-z])")
 
 
 def review_dict(result: ReviewResult) -> dict[str, Any]:
     r = result.review
     body = asdict(r, dict_factory=lambda items: {k: v.value if isinstance(v, Enum) else v for k, v in items})
     return {"base": result.base.as_dict(), "head": result.head.as_dict(), "empty": r.empty,
-            "cost": {"base": r.base_cost, "head": r.head_cost, "change": round(r.head_cost - r.base_cost, 6)}, **body}
+            "cost": {"base": r.base_cost, "head": r.head_cost, "change": round(r.head_cost - r.base_cost, 6)},
+            **body}
 
 
 def headline(r: Review) -> str:
@@ -80,7 +82,12 @@ def review_lines(result: ReviewResult) -> Iterator[str]:
 
 
 def _md(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", escape_controls(text))
+    """Text from a store or a manifest (an issue title anyone may write) as inert markdown: no
+    markup, no HTML, no table break, no @mention and no link GitHub would make of it."""
+    text = escape_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = text.replace("@", "@\u2060").replace("://", ":\u2060//").replace("www.", "www\u2060.")
+    return _DOMAIN_DOT.sub(".\u2060", text)  # evil.example is not linked; 0.25 stays as it is
 
 
 def review_markdown(result: ReviewResult) -> str:

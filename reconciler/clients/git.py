@@ -304,8 +304,9 @@ def main_repository(path: Path) -> Path | None:
 
 
 def checked_out_branch(repo: Path) -> str | None:
-    found = _git(repo, "symbolic-ref", "-q", "--short", "HEAD")
-    return found.stdout.strip() or None if found.returncode == 0 else None
+    found = _git(repo, "symbolic-ref", "-q", "HEAD")  # in full: --short says heads/x when a tag is x
+    ref = found.stdout.strip() if found.returncode == 0 else ""
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
 def author_identity(cwd: Path) -> str | None:
@@ -320,17 +321,18 @@ def prune_worktree_records(repo_path: str) -> None:
 
 
 def commit_paths(root: Path, paths: list[str], message: str, branch: str | None = None) -> None:
-    """Commit ``paths`` of ``root`` (made a repository on ``branch`` if it is not one)."""
-    import git
-
-    if (root / ".git").exists():
-        repo = git.Repo(root, expand_vars=False)
-    else:
-        repo = git.Repo.init(root, initial_branch=branch or "main")
-    with repo:
-        repo.index.add(paths)
-        reader = repo.config_reader()
-        name = reader.get_value("user", "name", "") or FALLBACK_IDENTITY[0]
-        email = reader.get_value("user", "email", "") or FALLBACK_IDENTITY[1]
-        actor = git.Actor(str(name), str(email))
-        repo.index.commit(message, author=actor, committer=actor)
+    """Commit exactly ``paths`` (relative to ``root``): whatever else is staged stays staged and out
+    of the commit. ``root`` is made a repository on ``branch`` only when no repository holds it, so a
+    town in a subdirectory of a larger repository commits there."""
+    if _git(root, "rev-parse", "--show-toplevel").returncode != 0:
+        made = _git(root, "init", "-q", "-b", branch or "main")
+        if made.returncode != 0:
+            raise TerminalError(f"git init {root}: {made.stderr.strip()}")
+    added = _git(root, "add", "--", *paths)
+    if added.returncode != 0:
+        raise TerminalError(f"git add: {added.stderr.strip()}")
+    identity = [] if author_identity(root) else ["-c", f"user.name={FALLBACK_IDENTITY[0]}",
+                                                 "-c", f"user.email={FALLBACK_IDENTITY[1]}"]
+    done = _git(root, *identity, "commit", "-q", "--only", "-m", message, "--", *paths)
+    if done.returncode != 0:
+        raise TerminalError(f"git commit: {(done.stderr or done.stdout).strip()}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import ReconcilerError
-from reconciler.manifests.loader import ManifestFile, display_path, is_manifest_name
+from reconciler.manifests.loader import LINK_REFUSED, ManifestFile, display_path, is_manifest_name
 
 MANIFESTS = "manifests"
 _SYMLINK, _SUBMODULE = "120000", "160000"
@@ -30,6 +30,15 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         raise RevisionError(f"git {args[0]} in {root}: {exc}") from exc
 
 
+def git_directories(root: Path) -> list[Path]:
+    """The directories holding the town repository's HEAD and refs (one, or two for a linked
+    worktree); none when the town is not in a repository."""
+    found = _git(root, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir")
+    if found.returncode != 0:
+        return []
+    return list(dict.fromkeys(Path(line) for line in found.stdout.decode().splitlines() if line))
+
+
 @dataclass(frozen=True)
 class TownRepository:
     """Where the town sits in its Git repository (``prefix``: the town root's path inside it)."""
@@ -42,7 +51,12 @@ class TownRepository:
         """The repository holding ``root`` with at least one commit; None for a plain directory."""
         found = _git(root, "rev-parse", "--show-prefix", "--verify", "-q", "HEAD")
         if found.returncode != 0:
-            return None
+            error = found.stderr.decode(errors="replace").strip()
+            if not error or "not a git repository" in error:  # no repository, or no commit yet
+                return None
+            # Anything else (a repository git refuses to read: "dubious ownership") must not
+            # be mistaken for a plain directory, whose uncommitted files would then go live.
+            raise RevisionError(f"git cannot read the town's repository at {root}: {error.splitlines()[-1]}")
         return cls(root, found.stdout.decode().splitlines()[0].strip())
 
     def resolve(self, rev: str) -> str:
@@ -54,10 +68,20 @@ class TownRepository:
             raise RevisionError(f"unknown revision {rev!r}: no such branch, tag or commit in {self.root}")
         return found.stdout.decode().strip()
 
+    def branch_tip(self, branch: str) -> str:
+        """The commit a branch points at: ``refs/heads/<branch>``, never a tag of the same name."""
+        if branch == "HEAD":
+            return self.resolve("HEAD")
+        found = _git(self.root, "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+        if found.returncode != 0:
+            raise RevisionError(f"branch {branch!r} does not exist in {self.root}")
+        return found.stdout.decode().strip()
+
     def checked_out_branch(self) -> str | None:
         """The branch HEAD is on, or None when HEAD is detached."""
-        found = _git(self.root, "symbolic-ref", "-q", "--short", "HEAD")
-        return found.stdout.decode().strip() or None if found.returncode == 0 else None
+        found = _git(self.root, "symbolic-ref", "-q", "HEAD")  # in full: --short says heads/x when a tag is x
+        ref = found.stdout.decode().strip() if found.returncode == 0 else ""
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
     def commits_between(self, old: str, new: str) -> int:
         """How many commits ``new`` has that ``old`` lacks."""
@@ -111,16 +135,8 @@ class CommitManifests:
 
     def files(self) -> list[ManifestFile]:
         under = f"{self.repo.prefix}{MANIFESTS}/"
-        listed = _git(self.repo.root, "ls-tree", "-r", "-l", "-z", "--full-tree", self.commit, "--", under)
-        if listed.returncode != 0:
-            raise RevisionError(f"cannot list {MANIFESTS}/ at {self.commit[:7]}: "
-                                f"{listed.stderr.decode(errors='replace').strip()}")
         found = []
-        for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
-            if not entry:
-                continue
-            meta, _, path = entry.partition("\t")
-            mode, _kind, blob, size = meta.split()
+        for mode, blob, size, path in self._listing(under):
             rel = PurePosixPath(path[len(self.repo.prefix):])
             if mode == _SUBMODULE or any(part.startswith(".") for part in rel.parts[1:-1]):
                 continue
@@ -130,10 +146,28 @@ class CommitManifests:
             self._blobs[shown] = blob
             if mode == _SYMLINK:
                 self._links.add(shown)
-            found.append(ManifestFile(shown, blob, int(size) if size.isdigit() else 0))
+            found.append(ManifestFile(shown, blob, size))
         if not found and not self._has_directory(under):
-            raise RevisionError(f"commit {self.commit[:7]} has no {MANIFESTS}/ directory")
+            raise RevisionError(f"{self.label} has no {MANIFESTS}/ directory")
         return found
+
+    @property
+    def label(self) -> str:
+        return f"commit {self.commit[:7]}"
+
+    def _listing(self, under: str) -> list[tuple[str, str, int, str]]:
+        """(mode, blob id, size, path from the repository root) of every file below ``under``."""
+        listed = _git(self.repo.root, "ls-tree", "-r", "-l", "-z", "--full-tree", self.commit, "--", under)
+        if listed.returncode != 0:
+            raise RevisionError(f"cannot list {MANIFESTS}/ at {self.commit[:7]}: "
+                                f"{listed.stderr.decode(errors='replace').strip()}")
+        entries = []
+        for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                mode, _kind, blob, size = meta.split()
+                entries.append((mode, blob, int(size) if size.isdigit() else 0, path))
+        return entries
 
     def _has_directory(self, under: str) -> bool:
         return _git(self.repo.root, "cat-file", "-e", f"{self.commit}:{under}").returncode == 0
@@ -142,8 +176,7 @@ class CommitManifests:
         read: dict[str, bytes | OSError] = {}
         for f in files:
             if f.shown in self._links:
-                read[f.shown] = OSError(0, "a symbolic link; manifests are read from the commit, "
-                                           "where links are not followed")
+                read[f.shown] = OSError(0, LINK_REFUSED)
         wanted = [f for f in files if f.shown not in read]
         if not wanted:
             return read
@@ -161,3 +194,31 @@ class CommitManifests:
             read[f.shown] = out[header_end + 1:header_end + 1 + size]
             at = header_end + 1 + size + 1
         return read
+
+
+class StagedManifests(CommitManifests):
+    """The manifests as staged in the index: what the next commit will hold (``gt validate --staged``,
+    the pre-commit hook)."""
+
+    def __init__(self, repo: TownRepository) -> None:
+        super().__init__(repo, ":0")
+
+    @property
+    def label(self) -> str:
+        return "the index"
+
+    def _has_directory(self, under: str) -> bool:
+        return False
+
+    def _listing(self, under: str) -> list[tuple[str, str, int, str]]:
+        listed = _git(self.repo.root, "ls-files", "-s", "-z", "--full-name", "--", f":/{under}")
+        if listed.returncode != 0:
+            raise RevisionError(f"cannot list the staged {MANIFESTS}/: "
+                                f"{listed.stderr.decode(errors='replace').strip()}")
+        entries = []
+        for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                mode, blob, _stage = meta.split()
+                entries.append((mode, blob, 0, path))  # sizes are checked once read
+        return entries

@@ -36,6 +36,7 @@ from reconciler.loop.status import iso, town_status
 from reconciler.loop.town import Town
 from reconciler.manifests.loader import ManifestCache
 from reconciler.model.actions import Plan
+from reconciler.model.desired import Source
 from reconciler.model.observed import ObservedState
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class PassResult:
     outcomes: list[Outcome] = field(default_factory=list)
     errors: tuple[ManifestProblem, ...] = ()
     status: dict[str, Any] = field(default_factory=dict)
+
+
+def _where(source: Source | None) -> tuple[str, int, int]:
+    return (source.path, source.line, source.col) if source is not None else ("", 0, 0)
 
 
 class Controller:
@@ -70,7 +75,8 @@ class Controller:
         self._stores = StoreCache()
         self._manifests = ManifestCache()
         self._observed: ObservedState | None = None  # the last look, for the processes to watch
-        self._following: str | None = None  # the branch applied: the one checked out at first, or the Town's
+        self._started_on: str | None = None  # the branch checked out at the first pass
+        self._following: str | None = None  # the branch applied: that one, or the one a commit names
         self._commit_seen: str | None = None  # the commit the last load read
         self._rejected: str | None = None  # a commit whose manifests were invalid: not applied
 
@@ -132,20 +138,36 @@ class Controller:
         if repo is None:
             self._commit_seen = None
             return Town.load(self.root, self._stores, self._manifests)
-        if self._following is None:
-            self._following = repo.checked_out_branch() or "HEAD"
-        self._commit_seen = commit = repo.resolve(self._following)
+        if self._started_on is None:
+            self._started_on = self._following = repo.checked_out_branch() or "HEAD"
+        following = self._following or self._started_on
+        self._commit_seen = None  # so a failure below never names the applied commit as rejected
+        try:
+            commit = repo.branch_tip(following)
+        except RevisionError:
+            if following == self._started_on:
+                raise
+            # The branch a commit switched to is gone: go back to the one checked out at start.
+            self._following = following = self._started_on
+            commit = repo.branch_tip(following)
+        self._commit_seen = commit
         if self.town is not None and self.town.revision.commit == commit:
             return self.town
         town = Town.load(self.root, self._stores, self._manifests, rev=commit)
         wanted = town.desired.town.branch
-        if wanted and wanted != self._following:
+        if wanted and wanted != following:
             # The commit names another branch: follow that one from now on (a commit there that
-            # names no branch keeps it followed, so the two never take turns).
-            self._following = wanted
-            self._commit_seen = commit = repo.resolve(wanted)
+            # names no branch keeps it followed, so the two never take turns). A branch that does
+            # not exist makes this commit invalid: it is refused like any other error.
+            try:
+                switched = repo.branch_tip(wanted)
+            except RevisionError as exc:
+                raise ManifestError([ManifestProblem(
+                    *_where(town.desired.town.source), "$.spec.controller.branch", str(exc))]) from None
+            self._following, following, commit = wanted, wanted, switched
+            self._commit_seen = commit
             town = Town.load(self.root, self._stores, self._manifests, rev=commit)
-        return replace(town, revision=Revision(commit, self._following))
+        return replace(town, revision=Revision(commit, following))
 
     def source(self) -> dict[str, Any]:
         """What the controller applies, for status: the branch and commit, or the working tree,

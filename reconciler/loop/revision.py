@@ -25,6 +25,7 @@ class Revision:
     commit: str | None
     ref: str | None = None
     why: str = ""
+    pinned: bool = False  # named by --rev, rather than the commit checked out
 
     @property
     def short(self) -> str:
@@ -57,11 +58,12 @@ def choose(root: Path, rev: str | None = None, *, worktree: bool = False) -> tup
             raise RevisionError(f"--rev {rev}: {root} is not a Git repository with a commit")
         why = "no commit yet" if (root / ".git").exists() else "not a Git repository"
         return Revision(None, why=why), WorkingTree(directory)
-    ref = rev or "HEAD"
-    if ref == "HEAD":
+    if rev is None or rev == "HEAD":
         ref = repo.checked_out_branch() or "HEAD"
-    commit = repo.resolve(ref)
-    return Revision(commit, ref), CommitManifests(repo, commit)
+        commit = repo.branch_tip(ref)
+        return Revision(commit, ref), CommitManifests(repo, commit)
+    commit = repo.resolve(rev)
+    return Revision(commit, rev, pinned=True), CommitManifests(repo, commit)
 
 
 def load_at(root: Path, rev: str | None = None, *, worktree: bool = False,
@@ -72,6 +74,21 @@ def load_at(root: Path, rev: str | None = None, *, worktree: bool = False,
         return revision, load_source(source, root.resolve().name, cache=cache)
     except ManifestError as exc:
         raise ManifestError(exc.problems, str(revision) if revision.commit else "") from None
+
+
+def load_applied(root: Path) -> DesiredState:
+    """The desired state the controller applies (its status names the commit), else HEAD's: what a
+    worker's own gt commands, gt attach and gt rig reset must agree with."""
+    from reconciler.clients.status_file import read_status
+
+    applied = ((read_status(root) or {}).get("controller") or {}).get("source") or {}
+    commit = applied.get("commit") if isinstance(applied, dict) else None
+    if isinstance(commit, str) and commit:
+        try:
+            return load_at(root, commit)[1]
+        except RevisionError:
+            pass  # the commit is gone (a rewritten history): HEAD is the best guess
+    return load_at(root)[1]
 
 
 def uncommitted_warning(root: Path, revision: Revision) -> str | None:
@@ -101,7 +118,7 @@ def revision_status(root: Path, source: dict[str, Any] | None) -> dict[str, Any]
         return source | ({} if repo else {"worktree": source.get("worktree", "not a Git repository")})
     branch = source.get("branch") or repo.checked_out_branch() or "HEAD"
     try:
-        tip = repo.resolve(branch)
+        tip = repo.branch_tip(branch)
     except RevisionError as exc:
         return source | {"branch": branch, "tipError": str(exc)}
     applied = source.get("commit")

@@ -70,7 +70,9 @@ class Town:
             raise EmptyPrune(len(observed.sessions))
         if not digest:
             return result, observed
+        # A plan made with --rev is applied at that commit; one made at HEAD is checked against HEAD.
         digests = {"manifests": self._manifests_digest(), "revision": self.revision.commit or "worktree",
+                   "pinned": "yes" if self.revision.pinned else "",
                    "observed": observed_digest(observed), "socket": self.desired.socket}
         return replace(result, digest=digests), observed
 

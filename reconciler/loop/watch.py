@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.clients.files import is_temp, written_here
+from reconciler.clients.git_tree import git_directories
 
 POLL_EVERY = 0.2  # seconds between two looks at the stores
 
@@ -40,9 +41,11 @@ class TownWatcher:
         self.observer: Any = Observer()
         self.observer.daemon = True
         self.observer.schedule(self.handler, str(root / "manifests"), recursive=True)
-        git_dir = root / ".git"
-        if (git_dir / "refs").is_dir():
-            self.observer.schedule(self.handler, str(git_dir / "refs"), recursive=True)
+        # The repository's own directories, wherever they are: a town in a subdirectory of a larger
+        # repository, or in a linked worktree (whose .git is a file), commits elsewhere.
+        for git_dir in git_directories(root):
+            if (git_dir / "refs").is_dir():
+                self.observer.schedule(self.handler, str(git_dir / "refs"), recursive=True)
             self.observer.schedule(self.handler, str(git_dir), recursive=False)  # HEAD, packed-refs
         self.observer.start()
         self.stores = DirectoryPoller(on_change)

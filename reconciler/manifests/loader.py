@@ -20,6 +20,8 @@ from reconciler.model.desired import DesiredState, Source
 from reconciler.model.patterns import PatternError, compiled
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+# A link would be read on disk but not in a commit, where gt applies manifests from: refused in both.
+LINK_REFUSED = "a symbolic link: manifests are read from commits, where links are not followed; commit the file itself"
 
 
 @dataclass
@@ -138,6 +140,9 @@ class WorkingTree:
         for f in files:
             path = self._paths[f.shown]
             text = self.overrides.get(path)
+            if text is None and path.is_symlink():
+                read[f.shown] = OSError(0, LINK_REFUSED)
+                continue
             try:
                 read[f.shown] = text.encode() if text is not None else path.read_bytes()
             except OSError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reconciler.clients.files import write_atomic
 from reconciler.clients.git import checked_out_branch, commit_paths, main_repository
+from reconciler.clients.git_tree import TownRepository
 from reconciler.clients.sessions import SessionFacts, session_facts
 from reconciler.clients.stores import default_stores
 from reconciler.clients.tmux import Tmux
@@ -82,6 +83,11 @@ def describe(facts: SessionFacts) -> Worker | Skipped:
 def plan_import(root: Path, socket: str) -> Import:
     """Read the sessions on ``socket`` and the rigs' stores; build (and validate) the manifests."""
     manifests = root / "manifests"
+    repo = TownRepository.find(root)
+    edits = repo.uncommitted() if repo else []
+    if edits:  # the files written are validated against the working tree, which must be HEAD
+        raise UsageError("commit or stash the manifest edits first: "
+                         + ", ".join(f"{path} ({what})" for path, what in edits))
     current = load_desired_state(manifests)
     result = Import()
     for facts in session_facts(Tmux(socket)):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.clients.beads import Issue, IssueStore
-from reconciler.errors import ManifestError, UsageError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, WORKER_NAME, role_of
 from reconciler.model.paths import TownPaths
 
@@ -69,12 +69,12 @@ def context(target: str | None, town: Path | None, env: Mapping[str, str] | None
 def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
     from reconciler.clients.beads.embedded import JsonlStore
     from reconciler.clients.stores import default_stores, town_store
-    from reconciler.loop.revision import load_at
+    from reconciler.loop.revision import load_applied
 
     worktree = Path(TownPaths(str(town)).worktree(rig_name, worker))
     try:
-        _, desired = load_at(town)
-    except ManifestError:
+        desired = load_applied(town)
+    except ReconcilerError:
         if not env.get("GT_BEADS_DIR"):
             raise
         # A worker keeps working while someone fixes a manifest: its session says where its store is.
