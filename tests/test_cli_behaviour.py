@@ -64,7 +64,7 @@ def test_an_unexpected_error_is_one_line_exit_3_and_journaled(small_town: Path,
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(reconciler.manifests.loader, "load_desired_state", boom)
+    monkeypatch.setattr(reconciler.manifests.loader, "load_source", boom)
     code, out, err = gt("validate")
     assert code == 3 and out == ""
     journal = small_town / ".gt" / "controller.log"

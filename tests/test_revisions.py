@@ -5,6 +5,7 @@ which commit is applied. Real Git repositories, real tmux, the real controller."
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -241,8 +242,11 @@ def test_a_town_in_a_subdirectory_of_a_larger_repository(in_tmp: Path) -> None:
     (in_tmp / "README.md").write_text("a monorepo\n")
     git(in_tmp, "add", "README.md")
     git(in_tmp, "commit", "-q", "-m", "start")
-    assert gt("init", "ops/town")[0] == 0
-    assert not (in_tmp / "ops/town/.git").exists()  # committed into the repository that holds it
+    assert gt("init", str(in_tmp.parent / "made-elsewhere"))[0] == 0
+    for part in ("manifests", "schemas"):
+        shutil.copytree(in_tmp.parent / "made-elsewhere" / part, in_tmp / "ops/town" / part)
+    git(in_tmp, "add", "ops")
+    git(in_tmp, "commit", "-q", "-m", "a town in the monorepo")
     head = git(in_tmp, "rev-parse", "--short=7", "HEAD")
     _, out, err = gt("--town", "ops/town", "diff")
     assert out.splitlines()[0] == f"Manifests at {head} (main)", out + err
@@ -250,3 +254,18 @@ def test_a_town_in_a_subdirectory_of_a_larger_repository(in_tmp: Path) -> None:
     rig.write_text(rig.read_text().replace("max: 4", "max: 5"))
     _, _, err = gt("--town", "ops/town", "diff")
     assert "manifests/rigs/app.yaml (modified)" in err
+
+
+
+def test_commits_go_to_the_repository_that_holds_the_town(in_tmp: Path) -> None:
+    """Committing (gt import --commit, and every edit verb) never makes a nested repository."""
+    from reconciler.clients.git import commit_paths
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(in_tmp)], check=True)
+    town = in_tmp / "ops" / "town"
+    (town / "manifests").mkdir(parents=True)
+    (town / "manifests" / "x.yaml").write_text("# x\n")
+    commit_paths(town, ["manifests/x.yaml"], "a manifest")
+    assert not (town / ".git").exists()
+    logged = git(in_tmp, "log", "-1", "--name-only", "--format=%s").split()
+    assert logged == ["a", "manifest", "ops/town/manifests/x.yaml"]

@@ -320,11 +320,14 @@ def prune_worktree_records(repo_path: str) -> None:
     _git(Path(repo_path), "worktree", "prune")
 
 
-def commit_paths(root: Path, paths: list[str], message: str, branch: str | None = None) -> None:
+def commit_paths(root: Path, paths: list[str], message: str, branch: str | None = None, *,
+                 own_repository: bool = False) -> None:
     """Commit exactly ``paths`` (relative to ``root``): whatever else is staged stays staged and out
-    of the commit. ``root`` is made a repository on ``branch`` only when no repository holds it, so a
-    town in a subdirectory of a larger repository commits there."""
-    if _git(root, "rev-parse", "--show-toplevel").returncode != 0:
+    of the commit. With ``own_repository`` (a new town, a new rig) ``root`` is made a repository on
+    ``branch`` unless it is one; otherwise the repository holding it commits (a town in a
+    subdirectory of a larger repository), and one is made only when none does."""
+    if (own_repository and not (root / ".git").exists()) or \
+            _git(root, "rev-parse", "--show-toplevel").returncode != 0:
         made = _git(root, "init", "-q", "-b", branch or "main")
         if made.returncode != 0:
             raise TerminalError(f"git init {root}: {made.stderr.strip()}")

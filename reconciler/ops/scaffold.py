@@ -141,7 +141,7 @@ def init_town(root: Path, *, demo: bool = False) -> InitResult:
     _ensure_lines(root / ".gitignore", ignores)
     created.append(".gitignore")
     demo_rig = _make_demo_rig(root / "rigs" / "demo") if demo else None
-    commit_paths(root, ["manifests", "schemas", ".gitignore"], "gt init: a new town")
+    commit_paths(root, ["manifests", "schemas", ".gitignore"], "gt init: a new town", own_repository=True)
     return InitResult(root, tuple(created), demo_rig)
 
 
@@ -210,7 +210,7 @@ def _make_demo_rig(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     for rel, text in DEMO_RIG_FILES.items():
         (path / rel).write_text(text, encoding="utf-8")
-    commit_paths(path, list(DEMO_RIG_FILES), "demo rig: initial files", branch="main")
+    commit_paths(path, list(DEMO_RIG_FILES), "demo rig: initial files", branch="main", own_repository=True)
     store = open_store("embedded", path, "dm")
     for issue in DEMO_ISSUES:
         store.create(
