@@ -8,7 +8,7 @@ import posixpath
 from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
-from reconciler.model.desired import NAME_POOL, DesiredState, PromptVia, RigSpec
+from reconciler.model.desired import NAME_POOL, DesiredState, IssueOverride, PromptVia, RigSpec, RoutingRule
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -41,8 +41,11 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     manifests declare, so moving the program on disk is not drift.
     """
     routing = desired.routing_for(rig)
+    override = desired.override_for(rig.name, issue.id)
     model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
-    agent = routing.agent(model.agent)
+    if override is not None and override.model is not None:  # the convoy's word beats the rules
+        model, rule = routing.model(override.model), None
+    agent = routing.agent(override.agent if override is not None and override.agent else model.agent)
     repo = rig_repo_path(desired, rig)
     worktree = TownPaths(desired.root).worktree(rig.name, worker)
     branch = f"gt/{worker}/{issue.id}"
@@ -62,21 +65,30 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         "BD_ACTOR": role,
     }
     env_pairs = tuple(sorted(env.items()))
-    prompt = agent.start_prompt(rig.name, worker, issue.id)
+    prompt = agent.start_prompt(rig.name, worker, issue.id, override.message if override else None)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
     command = ((program,) + declared[1:]) if program else declared
-    if rule is None:
+    return WorkerSpec(
+        rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
+        repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
+        agent=agent.name, model=model.name, rule=_chosen(rule, override), command=command, env=env_pairs,
+        fingerprint=fingerprint(declared, env_pairs, worktree, branch), nudge=agent.nudge,
+        beads_dir=beads_dir, prompt=prompt if agent.prompt_via is PromptVia.type else "",
+    )
+
+
+def _chosen(rule: RoutingRule | None, override: IssueOverride | None) -> str:
+    """What picked the model (and the agent, when the convoy names one), for plans and --why."""
+    if override is not None and override.model is not None:
+        chosen = f"override in convoy {override.convoy}"
+    elif rule is None:
         chosen = "default"
     else:
         conds = [f"{k}={v!r}" for k, v in (("label", rule.label), ("title", rule.title),
                                             ("type", rule.issue_type), ("priority", rule.priority))
                  if v is not None]
         chosen = "rule " + " ".join(conds)
-    return WorkerSpec(
-        rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
-        repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
-        agent=agent.name, model=model.name, rule=chosen, command=command, env=env_pairs,
-        fingerprint=fingerprint(declared, env_pairs, worktree, branch), nudge=agent.nudge,
-        beads_dir=beads_dir, prompt=prompt if agent.prompt_via is PromptVia.type else "",
-    )
+    if override is not None and override.agent is not None:
+        chosen += f"; agent {override.agent} by override in convoy {override.convoy}"
+    return chosen
