@@ -317,3 +317,23 @@ def commit_paths(root: Path, paths: list[str], message: str, branch: str | None 
         email = reader.get_value("user", "email", "") or FALLBACK_IDENTITY[1]
         actor = git.Actor(str(name), str(email))
         repo.index.commit(message, author=actor, committer=actor)
+
+
+def in_repository(root: Path) -> bool:
+    """Whether ``root`` is inside a Git working tree."""
+    run = _git(root, "rev-parse", "--is-inside-work-tree")
+    return run.returncode == 0 and run.stdout.strip() == "true"
+
+
+def commit_only(root: Path, paths: Sequence[str], message: str) -> str:
+    """Commit exactly ``paths`` (relative to ``root``) as they are on disk, whatever else is
+    staged (that stays staged); the new commit's id. Git's own hooks run as for any commit."""
+    identity: list[str] = []
+    if author_identity(root) is None:
+        identity = ["-c", f"user.name={FALLBACK_IDENTITY[0]}", "-c", f"user.email={FALLBACK_IDENTITY[1]}"]
+    for argv in (["add", "--", *paths], [*identity, "commit", "--quiet", "--only", "-m", message, "--", *paths]):
+        run = _git(root, *argv)
+        if run.returncode != 0:
+            verb = argv[len(identity)] if argv[0] == "-c" else argv[0]
+            raise TerminalError(f"git {verb}: {(run.stderr or run.stdout).strip()}")
+    return _git(root, "rev-parse", "HEAD").stdout.strip()

@@ -73,6 +73,14 @@ class RefineryPolicy:
     gates: tuple[tuple[str, ...], ...]
 
 
+class RigState(str, enum.Enum):
+    """A rig's ``spec.state``."""
+
+    active = "active"  # work
+    parked = "parked"  # start nothing new, stop nothing, nudge no one
+    docked = "docked"  # stop every session; hooks stay
+
+
 @dataclass(frozen=True)
 class RigSpec:
     name: str
