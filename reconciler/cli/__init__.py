@@ -27,7 +27,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Get started", ("demo", "init", "validate")),
     ("Plan and apply", ("diff", "apply")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
-    ("Look after workers", ("attach", "nudge", "rig", "doctor")),
+    ("Edit manifests", ("convoy", "sling", "rig")),
+    ("Look after workers", ("attach", "nudge", "doctor")),
     ("Inside a worker", ("prime", "hook", "done")),
     ("Reference", ("schema",)),
 )
@@ -188,9 +189,11 @@ def root(
 
 from reconciler.cli import (
     cmd_controller,
+    cmd_convoy,
     cmd_demo,
     cmd_init,
     cmd_plan,
+    cmd_rig,
     cmd_status,
     cmd_validate,
     cmd_worker,
@@ -200,9 +203,11 @@ __all__ = [
     "OutputOption",
     "app",
     "cmd_controller",
+    "cmd_convoy",
     "cmd_demo",
     "cmd_init",
     "cmd_plan",
+    "cmd_rig",
     "cmd_status",
     "cmd_validate",
     "cmd_worker",

@@ -6,12 +6,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 from reconciler.cli.render import outcome_line, plan_lines, plural
+from reconciler.cli.settings import Settings
 from reconciler.errors import UsageError
 
 
@@ -77,22 +78,34 @@ def apply(
     output: OutputOption = None,
 ) -> None:
     """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
-    from reconciler.clients.lock import TownLock
-
     s = settings(ctx, output)
-    town = _town(ctx)
-    # Plan and act under the town lock: no controller acts between the two.
-    lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
-    try:
-        code = _apply_locked(s, town, plan_file, yes=yes, dry_run=dry_run, prune=prune,
-                             allow_empty=allow_empty, why=why)
-    finally:
-        lock.release()
+    code, result = apply_town(s, s.town_root(), plan_file, yes=yes, dry_run=dry_run, prune=prune,
+                              allow_empty=allow_empty, why=why, lock_wait=lock_wait)
+    if s.json and result is not None:
+        typer.echo(json.dumps(result, indent=2))
     raise typer.Exit(code)
 
 
+def apply_town(s: Settings, root: Path, plan_file: Path | None = None, *, yes: bool = False,
+               dry_run: bool = False, prune: bool = False, allow_empty: bool = False, why: bool = False,
+               lock_wait: float = 0.0) -> tuple[int, dict[str, Any] | None]:
+    """gt apply: plan and act once under the town lock, showing the plan and each outcome as it
+    goes; the exit code, and the plan and outcomes as data (None when cancelled)."""
+    from reconciler.clients.lock import TownLock
+    from reconciler.loop.town import Town
+
+    town = Town.load(root)
+    # Plan and act under the town lock: no controller acts between the two.
+    lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
+    try:
+        return _apply_locked(s, town, plan_file, yes=yes, dry_run=dry_run, prune=prune,
+                             allow_empty=allow_empty, why=why)
+    finally:
+        lock.release()
+
+
 def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
-                  allow_empty: bool, why: bool) -> int:
+                  allow_empty: bool, why: bool) -> tuple[int, dict[str, Any] | None]:
     from reconciler.act.executor import Executor
     from reconciler.model.actions import Plan
 
@@ -108,21 +121,18 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
     for line in plan_lines(plan, s, why=why):
         s.echo(line, err=to_stderr)
     if not plan.actions or dry_run:
-        if s.json:
-            typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": []}, indent=2))
-        return 2 if plan.errors else 0
+        return (2 if plan.errors else 0), {"plan": plan.to_dict(), "outcomes": []}
     if not yes and not _confirmed(s, f"Apply {plural(len(plan.actions), 'action')}?"):
         s.echo("Cancelled; nothing done.", err=True)
-        return 1
+        return 1, None
     executor = Executor(town.desired, town.runtime, town.stores,
                         on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
-    if s.json:
-        typer.echo(json.dumps({"plan": plan.to_dict(), "outcomes": [
-            {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
-             "result": o.result.value, "detail": o.detail} for o in outcomes]}, indent=2))
-    else:
+    result = {"plan": plan.to_dict(), "outcomes": [
+        {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
+         "result": o.result.value, "detail": o.detail} for o in outcomes]}
+    if not s.json:
         s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed."
                + (f" Not applied: {plural(len(plan.errors), 'error')} above." if plan.errors else ""))
         started = [o.action.subject for o in outcomes if o.result.value == "created"]
@@ -130,8 +140,8 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
             s.echo(f"Watch a worker: gt attach {started[0]}   "
                    f"(tmux -L {town.desired.socket} ls lists them all; Ctrl-b d detaches)")
     if failed and len(failed) == len(outcomes):
-        return 2
-    return 1 if failed or plan.errors else 0
+        return 2, result
+    return (1 if failed or plan.errors else 0), result
 
 
 def _confirmed(s, question: str) -> bool:  # type: ignore[no-untyped-def]

@@ -212,7 +212,8 @@ def _delete(seq: CommentedSeq, index: int) -> None:
 def _move_comment_below(mapping: CommentedMap, before: Any, key: Any) -> None:
     """After inserting ``key`` after ``before``: the comment lines under ``before``'s value (they
     belong to what follows it) move under ``key``; end-of-line comments stay where they are."""
-    holder, index, slot_at = mapping, before, 2
+    holder: CommentedMap | CommentedSeq = mapping
+    index, slot_at = before, 2
     value = mapping[before]
     while isinstance(value, CommentedMap | CommentedSeq) and len(value) and not value.fa.flow_style():
         if isinstance(value, CommentedMap):  # a block value: its last line holds the comment
