@@ -92,6 +92,13 @@ def test_lines_an_edit_does_not_touch_keep_their_bytes() -> None:
     assert edited.count("\n") == text.count("\n") + 1
 
 
+def test_windows_line_ends_stay() -> None:
+    text = before("block-list").replace("\n", "\r\n")
+    edited = add_issues(text, "b.yaml", "release", [IssueEntry("cs-changelog")])
+    assert edited == (GOLDEN / "block-add.after.yaml").read_text().replace(
+        "    - {id: cs-notes, model: opus}\n", "").replace("\n", "\r\n")
+
+
 def test_slinging_again_updates_only_what_is_given() -> None:
     text = before("flow-list")
     once, change = sling(text, "f.yaml", "auth-feature", IssueEntry("cs-login", model="haiku"))

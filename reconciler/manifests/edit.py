@@ -136,11 +136,15 @@ def _indents(doc: Any) -> dict[str, int]:
 
 
 def _edit(text: str, path: str, kind: str, name: str, change: Callable[[CommentedMap], None]) -> str:
-    """``text`` with ``change`` made to the document declaring ``kind`` ``name``; nothing else moves."""
+    """``text`` with ``change`` made to the document declaring ``kind`` ``name``; nothing else moves,
+    and a file with Windows line ends keeps them."""
+    crlf = "\r\n" in text
+    text = text.replace("\r\n", "\n") if crlf else text
     base = _Documents(text, path)
     edited = _Documents(text, path)
     change(edited.get(kind, name))
-    return merge_lines(text, base.dump(), edited.dump())
+    merged = merge_lines(text, base.dump(), edited.dump())
+    return merged.replace("\n", "\r\n") if crlf else merged
 
 
 def declares(text: str, path: str, kind: str, name: str) -> bool:

@@ -62,7 +62,7 @@ def write(edit_: ManifestEdit) -> None:
     """Write the new text atomically, unless the file changed on disk since it was read."""
     from reconciler.clients.files import write_atomic
 
-    now = edit_.path.read_text(encoding="utf-8") if edit_.path.exists() else None
+    now = _read(edit_.path) if edit_.path.exists() else None
     if now != edit_.before:
         raise FileMoved(edit_.rel)
     write_atomic(edit_.path, edit_.after)
@@ -105,7 +105,8 @@ def _declared_path(source: Source | None, what: str) -> Path:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """The file's text as it is, line ends included."""
+    return path.read_bytes().decode("utf-8")
 
 
 def _rig(desired: DesiredState, name: str) -> RigSpec:
