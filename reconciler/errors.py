@@ -49,8 +49,9 @@ class ManifestProblem:
 class ManifestError(ReconcilerError):
     """The manifests are invalid; holds every problem found, not just the first."""
 
-    def __init__(self, problems: list[ManifestProblem] | tuple[ManifestProblem, ...]) -> None:
+    def __init__(self, problems: list[ManifestProblem] | tuple[ManifestProblem, ...], where: str = "") -> None:
         self.problems = tuple(problems)
+        self.where = where  # the commit read, e.g. "3f2a1c9 (main)"; empty for files on disk
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

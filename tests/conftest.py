@@ -76,6 +76,7 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     routing = root / "manifests" / "routing.yaml"
     routing.write_text(routing.read_text().replace(
         "      ready:", "      env: {GT_DEMO_DELAY: '0.1'}\n      ready:"))
+    commit_all(root, "demo agents work fast in tests")  # gt applies committed manifests only
     monkeypatch.chdir(root)
     socket = Town.load(root).desired.socket
     yield root
@@ -102,6 +103,7 @@ def fast_town(demo_town: Path):  # type: ignore[no-untyped-def]
     import signal
 
     (demo_town / "manifests" / "town.yaml").write_text(FAST_TOWN)
+    commit_all(demo_town, "a fast controller")
     yield demo_town
     from reconciler.clients.lock import holder_alive
 
@@ -117,3 +119,11 @@ def commit_all(repo_dir: Path, message: str) -> None:
     with git.Repo(repo_dir) as repo:
         repo.git.add("-A", "manifests")
         repo.index.commit(message)
+
+
+def save(path: Path, text: str) -> None:
+    """Write a manifest and commit it, as a user does: gt applies committed manifests only."""
+    path.write_text(text, encoding="utf-8")
+    town = next((p.parent for p in path.parents if p.name == "manifests"), None)
+    if town is not None and (town / ".git").exists():
+        commit_all(town, f"edit {path.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import git
@@ -16,7 +17,7 @@ from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 from reconciler.model.observed import DONE_LABEL
 
-from .conftest import wait_for
+from .conftest import commit_all, save, wait_for
 
 runner = CliRunner()
 
@@ -28,14 +29,14 @@ def gt(*args: str) -> tuple[int, str, str]:
 
 def set_agent_mode(town: Path, mode: str) -> None:
     routing = town / "manifests" / "routing.yaml"
-    routing.write_text(routing.read_text().replace("env: {GT_DEMO_DELAY: '0.1'}",
-                                                   f"env: {{GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: {mode}}}"))
+    save(routing, routing.read_text().replace("env: {GT_DEMO_DELAY: '0.1'}",
+                                              f"env: {{GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: {mode}}}"))
 
 
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, old
-    path.write_text(text.replace(old, new))
+    save(path, text.replace(old, new))
 
 
 def tmux_of(town: Path) -> Tmux:
@@ -205,6 +206,7 @@ def test_prune_refuses_to_empty_the_town(demo_town: Path) -> None:
     for path in (demo_town / "manifests").rglob("*.yaml"):
         if "town.yaml" not in path.name:
             path.unlink()
+    commit_all(demo_town, "an empty town")
     code, _, err = gt("apply", "--yes", "--prune")
     assert code == 2 and "--allow-empty" in err
     assert len(sessions(demo_town)) == 3
@@ -275,12 +277,14 @@ def test_diff_json_is_one_document(demo_town: Path) -> None:
 def test_invalid_manifests_stop_diff_and_apply(demo_town: Path) -> None:
     tmux = tmux_of(demo_town)
     edit(demo_town / "manifests/rigs/demo.yaml", "max: 3", "max: -3")
+    head = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=demo_town, capture_output=True,
+                          text=True, check=True).stdout.strip()
     for command in (["diff"], ["apply", "--yes"]):
         code, _, err = gt(*command)
         assert code == 2
         assert err.splitlines() == [
             "manifests/rigs/demo.yaml:12:18: $.spec.workers.max: -3 is less than the minimum of 0",
-            "1 error",
+            f"1 error in the manifests committed at {head} (main)",
         ]
     assert observe_sessions(tmux) == ()
 

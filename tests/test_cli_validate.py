@@ -15,7 +15,7 @@ from reconciler import __version__
 from reconciler.cli import app
 
 from .conftest import REPO_ROOT, write_tree
-from .manifest_texts import RIG
+from .manifest_texts import CONVOY, RIG
 
 runner = CliRunner()
 
@@ -61,7 +61,7 @@ def test_dir_argument_accepts_a_town_or_a_manifests_dir(
     assert runner.invoke(app, ["validate", str(town)]).exit_code == 0
     assert runner.invoke(app, ["validate", str(town / "manifests")]).exit_code == 0
     missing = runner.invoke(app, ["validate", str(town / "nope")])
-    assert missing.exit_code == 2 and "no such directory" in missing.stderr
+    assert missing.exit_code == 2 and "no such file or directory" in missing.stderr
 
 
 def test_invalid_town_lists_every_error_and_exits_2(in_tmp: Path) -> None:
@@ -156,3 +156,16 @@ def test_help_does_not_import_heavy_modules() -> None:
             "print(','.join(heavy), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert result.stderr.strip() == ""
+
+
+def test_files_as_pre_commit_passes_them_are_checked_with_the_rest_of_their_town(in_tmp: Path) -> None:
+    write_tree(in_tmp, {"manifests/rigs/csm.yaml": RIG, "manifests/convoys/auth.yaml": CONVOY,
+                        "README.md": "not a manifest\n"})
+    assert runner.invoke(app, ["validate", "manifests/rigs/csm.yaml"]).exit_code == 0
+    (in_tmp / "manifests/rigs/csm.yaml").write_text(RIG.replace("name: csm", "name: other"))
+    # Only the rig is passed; the convoy that names it breaks, and is reported.
+    result = runner.invoke(app, ["validate", "manifests/rigs/csm.yaml"])
+    assert result.exit_code == 2 and "manifests/convoys/auth.yaml:" in result.stderr
+    assert "rig 'csm' is not declared" in result.stderr
+    result = runner.invoke(app, ["validate", "README.md"])
+    assert result.exit_code == 2 and "README.md: not a manifest" in result.stderr

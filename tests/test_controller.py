@@ -22,7 +22,7 @@ from reconciler.clients.status_file import read_status
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 
-from .conftest import commit_all, wait_for
+from .conftest import commit_all, save, wait_for
 
 runner = CliRunner()
 
@@ -36,7 +36,7 @@ def agent_env(town: Path, **env: str) -> None:
     routing = town / "manifests" / "routing.yaml"
     pairs = ", ".join(f"{k}: '{v}'" for k, v in {"GT_DEMO_DELAY": "0.1", **env}.items())
     text = routing.read_text().replace("env: {GT_DEMO_DELAY: '0.1'}", f"env: {{{pairs}}}")
-    routing.write_text(text)
+    save(routing, text)
 
 
 def rig_file(town: Path) -> Path:
@@ -46,7 +46,7 @@ def rig_file(town: Path) -> Path:
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, old
-    path.write_text(text.replace(old, new))
+    save(path, text.replace(old, new))
 
 
 _SOCKETS: dict[Path, str] = {}

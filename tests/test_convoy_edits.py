@@ -17,7 +17,7 @@ from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 
-from .conftest import commit_all
+from .conftest import commit_all, save
 
 runner = CliRunner()
 CONVOY = "manifests/convoys/demo.yaml"
@@ -40,8 +40,8 @@ def workers(town: Path) -> dict[str, str]:
 
 def set_issues(town: Path, *issues: str, convoy: str = "demo", parallelism: int = 3) -> None:
     path = town / "manifests" / "convoys" / f"{convoy}.yaml"
-    path.write_text(f"apiVersion: gt/v1\nkind: Convoy\nmetadata: {{name: {convoy}}}\nspec:\n"
-                    f"  rig: demo\n  issues: [{', '.join(issues)}]\n  parallelism: {parallelism}\n")
+    save(path, f"apiVersion: gt/v1\nkind: Convoy\nmetadata: {{name: {convoy}}}\nspec:\n"
+               f"  rig: demo\n  issues: [{', '.join(issues)}]\n  parallelism: {parallelism}\n")
 
 
 def converge(town: Path, passes: int = 4) -> list[str]:
@@ -58,7 +58,7 @@ def converge(town: Path, passes: int = 4) -> list[str]:
 
 def idle_town(town: Path) -> None:
     routing = town / "manifests/routing.yaml"
-    routing.write_text(routing.read_text().replace("GT_DEMO_DELAY: '0.1'", "GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle"))
+    save(routing, routing.read_text().replace("GT_DEMO_DELAY: '0.1'", "GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle"))
     store(town).create("New work", issue_id="dm-new")
     store(town).create("More work", issue_id="dm-more")
     assert gt("apply", "--yes")[0] == 0
@@ -170,7 +170,7 @@ def test_a_failing_spawn_is_not_repeated_every_pass_by_the_controller(demo_town:
 
 def edit_max(town: Path, n: int) -> None:
     rig = town / "manifests/rigs/demo.yaml"
-    rig.write_text(rig.read_text().replace("max: 3", f"max: {n}"))
+    save(rig, rig.read_text().replace("max: 3", f"max: {n}"))
 
 
 def test_moving_an_issue_to_another_rig_converges(demo_town: Path) -> None:
@@ -178,10 +178,10 @@ def test_moving_an_issue_to_another_rig_converges(demo_town: Path) -> None:
     releases it, then the second rig's worker takes it; no pass fails on the way."""
     idle_town(demo_town)
     rig = (demo_town / "manifests/rigs/demo.yaml").read_text()
-    (demo_town / "manifests/rigs/docs.yaml").write_text(rig.replace("name: demo", "name: docs"))
+    save(demo_town / "manifests/rigs/docs.yaml", rig.replace("name: demo", "name: docs"))
     set_issues(demo_town, "dm-greet", "dm-parser")
-    (demo_town / "manifests/convoys/moved.yaml").write_text(
-        "apiVersion: gt/v1\nkind: Convoy\nmetadata: {name: moved}\nspec:\n  rig: docs\n  issues: [dm-readme]\n")
+    save(demo_town / "manifests/convoys/moved.yaml",
+         "apiVersion: gt/v1\nkind: Convoy\nmetadata: {name: moved}\nspec:\n  rig: docs\n  issues: [dm-readme]\n")
     outputs = converge(demo_town)
     assert all(": failed" not in out for out in outputs)
     sessions = {s.stamps.issue: (s.stamps.rig, s.stamps.worker)

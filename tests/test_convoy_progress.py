@@ -5,6 +5,7 @@ and gt rig dock|undock --apply commit, then carry the change out as gt apply --y
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,18 @@ def test_convoy_and_rig_views_read_without_the_town_lock(demo_town: Path) -> Non
         assert code == 2 and "rig 'nope' is not declared (declared rigs: demo)" in err
     finally:
         lock.release()
+
+
+def test_a_review_shows_what_a_sling_changes(demo_town: Path) -> None:
+    """gt diff --base sees an issue's own model as the route it is, and its message in the convoy."""
+    commit_all(demo_town, "fast agents")
+    subprocess.run(["git", "-C", str(demo_town), "checkout", "-q", "-b", "change"], check=True)
+    code, _, err = gt("sling", "dm-greet", "demo", "--model", "opus", "--message", "Be kind.", "--commit")
+    assert code == 0, err
+    code, out, err = gt("-o", "json", "diff", "--base", "main")
+    assert code == 0, err
+    review = json.loads(out)
+    assert [c["details"] for c in review["convoys"]] == [["dm-greet: routed -> model opus, message 'Be kind.'"]]
+    assert [(r["issue"], r["before"], r["after"], r["rule"]) for r in review["routes"]] == [
+        ("dm-greet", "haiku (demo)", "opus (demo)", "override in convoy demo")]
+    assert not live(demo_town)  # a review starts nothing

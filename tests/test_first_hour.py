@@ -22,7 +22,7 @@ from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 
-from .conftest import wait_for
+from .conftest import save, wait_for
 
 runner = CliRunner()
 
@@ -51,14 +51,14 @@ def set_agent(town: Path, agent: dict[str, Any], convoy: list[str] | None = None
     path = town / "manifests/routing.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["spec"]["agents"] = {"demo": agent}
-    path.write_text(yaml.safe_dump(doc))
+    save(path, yaml.safe_dump(doc))
     if convoy is not None:
         c = town / "manifests/convoys/demo.yaml"
         text = c.read_text().replace("dm-greet, dm-parser, dm-readme, dm-cache", ", ".join(convoy))
-        c.write_text(text)
+        save(c, text)
     if witness is not None:
         r = town / "manifests/rigs/demo.yaml"
-        r.write_text(r.read_text().replace("witness: {idleAfter: 20s, maxNudges: 3}", f"witness: {witness}"))
+        save(r, r.read_text().replace("witness: {idleAfter: 20s, maxNudges: 3}", f"witness: {witness}"))
 
 
 def status_json() -> dict[str, Any]:

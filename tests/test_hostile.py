@@ -33,6 +33,8 @@ from reconciler.loop.town import Town
 from reconciler.model.observed import DONE_LABEL
 from tests.conftest import wait_for
 
+from .conftest import save
+
 pytestmark = pytest.mark.tmux
 
 MARK = "gt-hostile-marker"
@@ -84,7 +86,7 @@ def assert_no_markers(tmp_path: Path, settle: float = 0.3) -> None:
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{path} no longer holds {old!r}: update this test"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    save(path, text.replace(old, new, 1))
 
 
 def yaml_text(value: object) -> str:
@@ -94,8 +96,7 @@ def yaml_text(value: object) -> str:
 
 
 def write_manifest(path: Path, kind: str, name: str, spec: dict[str, object]) -> None:
-    path.write_text(yaml_text({"apiVersion": "gt/v1", "kind": kind, "metadata": {"name": name},
-                               "spec": spec}), encoding="utf-8")
+    save(path, yaml_text({"apiVersion": "gt/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}))
 
 
 def rig_store(town: Path) -> JsonlStore:
@@ -481,7 +482,7 @@ def test_a_worker_too_large_to_start_is_refused_before_its_hook_and_worktree(dem
     haiku workers are refused before anything is made for them; the other starts."""
     routing = demo_town / "manifests/routing.yaml"
     big = ", ".join(["x" * 4000] * 4)
-    routing.write_text(routing.read_text().replace("args: [--model, haiku]", f"args: [--model, haiku, {big}]"))
+    save(routing, routing.read_text().replace("args: [--model, haiku]", f"args: [--model, haiku, {big}]"))
     code, out = gt("apply", "--yes")
     assert code == 1, out
     assert "spawn: failed (not started: its command, environment and start prompt come to" in out

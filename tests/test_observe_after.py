@@ -13,6 +13,8 @@ from reconciler.model.actions import Action, Op
 from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.reasons import Reason
 
+from .conftest import save
+
 OTHER_RIG = """\
 apiVersion: gt/v1
 kind: Rig
@@ -42,7 +44,7 @@ def _action(op: Op, rig: str, worker: str = "nux") -> Action:
 def test_only_the_rigs_an_action_changed_are_read_again(demo_town: Path) -> None:
     (demo_town / "rigs/other").mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main", str(demo_town / "rigs/other")], check=True)
-    (demo_town / "manifests/rigs/other.yaml").write_text(OTHER_RIG)
+    save(demo_town / "manifests/rigs/other.yaml", OTHER_RIG)
     stores = CountingStores()
     town = Town.load(demo_town, stores)
     _, observed = town.plan(0.0)

@@ -20,7 +20,7 @@ from reconciler.model.actions import Op
 from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.observed import DONE_LABEL
 
-from .conftest import wait_for
+from .conftest import save, wait_for
 
 STRATEGIES = ["squash", "merge", "rebase"]
 
@@ -31,7 +31,7 @@ def store(town: Path) -> JsonlStore:
 
 def set_rig(town: Path, text: str) -> None:
     rig = town / "manifests/rigs/demo.yaml"
-    rig.write_text(rig.read_text().rstrip("\n") + "\n" + text)
+    save(rig, rig.read_text().rstrip("\n") + "\n" + text)
 
 
 def done_town(town: Path, strategy: str, gates: str = "[]") -> Town:
@@ -157,7 +157,7 @@ def test_done_with_no_commits_is_a_failed_merge_not_a_closed_issue(demo_town: Pa
     """A branch with no work of its own is already in main's history: that is not a landing."""
     set_rig(demo_town, "  refinery: {strategy: merge}\n")
     routing = demo_town / "manifests/routing.yaml"
-    routing.write_text(routing.read_text().replace("GT_DEMO_DELAY: '0.1'", "GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle"))
+    save(routing, routing.read_text().replace("GT_DEMO_DELAY: '0.1'", "GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle"))
     town = Town.load(demo_town)
     plan, _ = town.plan(0.0)
     Executor(town.desired, town.runtime, town.stores).apply(plan)

@@ -14,7 +14,7 @@ from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.tmux import Tmux
 from reconciler.clients.tmux_runtime import TmuxRuntime
 from reconciler.model.observed import ObservedSession, Stamps
-from tests.conftest import wait_for
+from tests.conftest import save, wait_for
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 
@@ -103,7 +103,7 @@ def test_the_executor_starts_and_stops_workers_through_any_runtime(demo_town: Pa
 
     # Docking the rig stops every session through the runtime and keeps the hooks.
     rig = demo_town / "manifests/rigs/demo.yaml"
-    rig.write_text(rig.read_text().replace("state: active", "state: docked"))
+    save(rig, rig.read_text().replace("state: active", "state: docked"))
     docked = Town.load(demo_town)
     docked.runtime = runtime
     stop, _ = docked.plan(0.0)

@@ -24,7 +24,7 @@ UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
 
 # Help lists commands in the order a user meets them, under these headings.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Get started", ("demo", "init", "validate")),
+    ("Get started", ("demo", "init", "import", "validate")),
     ("Plan and apply", ("diff", "apply")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig")),
@@ -78,7 +78,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Every command takes -o/--output after its name too, as kubectl does.
 OutputOption = Annotated[
     OutputMode | None,
-    typer.Option("--output", "-o", help="human, or json: one JSON document on stdout.", show_default=False),
+    typer.Option("--output", "-o", help="human; json: one JSON document on stdout; markdown (gt diff --base).",
+                 show_default=False),
 ]
 
 
@@ -103,7 +104,7 @@ def maps_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ReconcilerError as exc:
             if isinstance(exc, ManifestError):
-                report_problems(s, exc.problems)
+                report_problems(s, exc.problems, exc.where)
             else:
                 s.echo(f"{s.paint('error:', 'bold', 'red', stream=sys.stderr)} {_one_line(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
@@ -139,14 +140,16 @@ def _journal_unexpected(s: Settings, command: str, exc: Exception) -> str:
         return "traceback above"
 
 
-def report_problems(s: Settings, problems: tuple[ManifestProblem, ...]) -> None:
-    """Every manifest problem on stderr as path:line:col: pointer: message, then a count."""
+def report_problems(s: Settings, problems: tuple[ManifestProblem, ...], committed_at: str = "") -> None:
+    """Every manifest problem on stderr as path:line:col: pointer: message, then a count (and the
+    commit they were read at)."""
     from reconciler.cli.render import plural
 
     for p in problems:
         where = s.paint(f"{p.path}:{p.line}:{p.col}:", "bold", stream=sys.stderr)
         s.echo(where + (f" {p.pointer}: {p.message}" if p.pointer else f" {p.message}"), err=True)
-    s.echo(s.paint(plural(len(problems), "error"), "red", stream=sys.stderr), err=True)
+    count = plural(len(problems), "error") + (f" in the manifests committed at {committed_at}" if committed_at else "")
+    s.echo(s.paint(count, "red", stream=sys.stderr), err=True)
 
 
 def _version(value: bool) -> None:
@@ -168,7 +171,8 @@ def root(
         ),
     ] = None,
     output: Annotated[
-        OutputMode, typer.Option("--output", "-o", help="human, or json: one JSON document on stdout.")
+        OutputMode,
+        typer.Option("--output", "-o", help="human; json: one JSON document on stdout; markdown (gt diff --base)."),
     ] = OutputMode.human,
     color: Annotated[
         ColorMode, typer.Option("--color", help="Colour: auto (terminal, no NO_COLOR), always, never.")

@@ -189,11 +189,11 @@ def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(metavar="RI
     """
     from reconciler.clients import history
     from reconciler.clients.lock import holder_alive
-    from reconciler.manifests.loader import load_desired_state
+    from reconciler.loop.revision import load_at
 
     s = settings(ctx)
     root = s.town_root()
-    declared = [r.name for r in load_desired_state(root / "manifests").rigs]
+    declared = [r.name for r in load_at(root)[1].rigs]
     if rig not in declared:
         raise UsageError(f"rig {rig!r} is not declared (declared rigs: {', '.join(declared) or 'none'})")
     forgotten = history.reset(root, rig)

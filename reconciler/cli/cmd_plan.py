@@ -15,11 +15,35 @@ from reconciler.cli.render import outcome_line, plan_lines, plural
 from reconciler.cli.settings import Settings
 from reconciler.errors import UsageError
 
+RevOption = Annotated[
+    str | None,
+    typer.Option("--rev", metavar="REF", help="Read the manifests committed at REF (a branch, tag, HEAD~1, an id)."),
+]
+WorktreeOption = Annotated[
+    bool, typer.Option("--worktree", help="Read the manifests as they are on disk, uncommitted edits included."),
+]
 
-def _town(ctx: typer.Context):  # type: ignore[no-untyped-def]
+
+def _town(ctx: typer.Context, rev: str | None = None, worktree: bool = False):  # type: ignore[no-untyped-def]
+    """The town at ``rev`` (default: the commit checked out); says on stderr what it leaves out."""
+    return town_at(settings(ctx), rev, worktree)
+
+
+def town_at(s: Settings, rev: str | None = None, worktree: bool = False):  # type: ignore[no-untyped-def]
+    """The town as gt diff and gt apply read it: at ``rev`` (default: the commit checked out), or
+    its working tree; warns on stderr about uncommitted manifest edits it leaves out."""
+    from reconciler.loop.revision import uncommitted_warning
     from reconciler.loop.town import Town
 
-    return Town.load(settings(ctx).town_root())
+    town = Town.load(s.town_root(), rev=rev, worktree=worktree)
+    warning = uncommitted_warning(town.root, town.revision)
+    if warning:
+        s.echo(s.paint(f"warning: {warning}", "yellow"), err=True)
+    return town
+
+
+def revision_line(town) -> str:  # type: ignore[no-untyped-def]
+    return f"Manifests at {town.revision}" if town.revision.commit else f"Manifests from {town.revision}"
 
 
 @app.command(cls=GtCommand)
@@ -31,19 +55,44 @@ def diff(
         Path | None, typer.Option("--out", metavar="FILE", help="Save the plan to FILE for gt apply FILE.")
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Plan to stop sessions no manifest describes.")] = False,
+    rev: RevOption = None,
+    worktree: WorktreeOption = False,
+    base: Annotated[
+        str | None,
+        typer.Option("--base", metavar="REF", help="Review: how the manifests at --head change the work against REF."),
+    ] = None,
+    head: Annotated[
+        str | None, typer.Option("--head", metavar="REF", help="With --base: the changed revision (default HEAD).")
+    ] = None,
     output: OutputOption = None,
 ) -> None:
-    """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error (a rig unreadable too)."""
+    """Show what gt apply would do. Exit 0 in sync, 1 changes pending, 2 on error (a rig unreadable too).
+
+    Reads the manifests committed at HEAD, as gt apply and the controller do; --worktree
+    includes uncommitted edits, --rev REF reads another commit. With --base REF, reviews a
+    change instead (-o markdown for a pull-request comment): exit 0, or 2 on an error.
+    """
     s = settings(ctx, output)
-    town = _town(ctx)
+    if base is not None:
+        if rev is not None or out is not None or prune:
+            raise UsageError("--base reviews a change: --rev, --out and --prune do not apply")
+        if head is not None and worktree:
+            raise UsageError("--head and --worktree name different revisions: give one of them")
+        _review(s, base, head, worktree)
+        return
+    if head is not None:
+        raise UsageError("--head needs --base: the revision the change is reviewed against")
+    town = _town(ctx, rev, worktree)
     plan, _ = town.plan(time.time(), prune=prune, backoff=False, digest=out is not None)
+    data = plan.to_dict() | {"revision": town.revision.as_dict()}
     if out is not None:
         from reconciler.clients.files import write_atomic
 
-        write_atomic(out, json.dumps(plan.to_dict(), indent=2) + "\n")
+        write_atomic(out, json.dumps(data, indent=2) + "\n")
     if s.json:
-        typer.echo(json.dumps(plan.to_dict(), indent=2))
+        typer.echo(json.dumps(data, indent=2))
     else:
+        s.echo(revision_line(town))
         for line in plan_lines(plan, s, why=why):
             s.echo(line)
     raise typer.Exit(2 if plan.errors else 0 if plan.in_sync else 1)
@@ -75,53 +124,90 @@ def apply(
             "--wait", metavar="SECONDS", help="Seconds to wait for the town lock (held by a running controller)."
         ),
     ] = 0.0,
+    rev: RevOption = None,
+    worktree: WorktreeOption = False,
     output: OutputOption = None,
 ) -> None:
-    """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done."""
+    """Make the town match the manifests, once. Exit 0 all done, 1 some failed, 2 none could be done.
+
+    Applies the manifests committed at HEAD (--rev REF another commit: --rev HEAD~1 rolls a
+    change back); --worktree includes uncommitted edits.
+    """
     s = settings(ctx, output)
-    code, result = apply_town(s, s.town_root(), plan_file, yes=yes, dry_run=dry_run, prune=prune,
+    saved = _saved_plan(plan_file) if plan_file is not None else None
+    if saved is not None:
+        if rev is not None or worktree:
+            raise UsageError("a saved plan is applied at the revision it was made from: drop --rev/--worktree")
+        rev, worktree = _saved_revision(saved)
+    code, result = apply_town(s, _town(ctx, rev, worktree), saved, yes=yes, dry_run=dry_run, prune=prune,
                               allow_empty=allow_empty, why=why, lock_wait=lock_wait)
     if s.json and result is not None:
         typer.echo(json.dumps(result, indent=2))
     raise typer.Exit(code)
 
 
-def apply_town(s: Settings, root: Path, plan_file: Path | None = None, *, yes: bool = False,
+def apply_town(s: Settings, town, saved=None, *, yes: bool = False,  # type: ignore[no-untyped-def]
                dry_run: bool = False, prune: bool = False, allow_empty: bool = False, why: bool = False,
                lock_wait: float = 0.0) -> tuple[int, dict[str, Any] | None]:
     """gt apply: plan and act once under the town lock, showing the plan and each outcome as it
     goes; the exit code, and the plan and outcomes as data (None when cancelled)."""
     from reconciler.clients.lock import TownLock
-    from reconciler.loop.town import Town
 
-    town = Town.load(root)
     # Plan and act under the town lock: no controller acts between the two.
     lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
     try:
-        return _apply_locked(s, town, plan_file, yes=yes, dry_run=dry_run, prune=prune,
+        return _apply_locked(s, town, saved, yes=yes, dry_run=dry_run, prune=prune,
                              allow_empty=allow_empty, why=why)
     finally:
         lock.release()
 
 
-def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
-                  allow_empty: bool, why: bool) -> tuple[int, dict[str, Any] | None]:
-    from reconciler.act.executor import Executor
+def _review(s, base: str, head: str | None, worktree: bool) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.cli.review_render import review_dict, review_lines, review_markdown
+    from reconciler.cli.settings import OutputMode
+    from reconciler.loop.review import review_revisions
+
+    result = review_revisions(s.town_root(), base, head, head_worktree=worktree, now=time.time())
+    if s.json:
+        typer.echo(json.dumps(review_dict(result), indent=2))
+    elif s.output is OutputMode.markdown:
+        typer.echo(review_markdown(result), nl=False)
+    else:
+        for line in review_lines(result):
+            s.echo(line)
+
+
+def _saved_plan(plan_file: Path):  # type: ignore[no-untyped-def]
     from reconciler.model.actions import Plan
 
-    if plan_file is not None:
-        try:
-            plan = Plan.from_dict(json.loads(plan_file.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{plan_file}: not a saved plan ({exc})") from exc
-        town.check_fresh(plan)
+    try:
+        return Plan.from_dict(json.loads(plan_file.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{plan_file}: not a saved plan ({exc})") from exc
+
+
+def _saved_revision(saved) -> tuple[str | None, bool]:  # type: ignore[no-untyped-def]
+    """The saved plan was made from the working tree, or from the commit checked out then
+    (read again at HEAD, so a plan saved before a new commit is refused as stale)."""
+    return None, saved.digest.get("revision") == "worktree"
+
+
+def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
+                  allow_empty: bool, why: bool) -> tuple[int, dict[str, Any] | None]:
+    from reconciler.act.executor import Executor
+
+    if saved is not None:
+        town.check_fresh(saved)
+        plan = saved
     else:
         plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty, backoff=False)
     to_stderr = s.json
+    s.echo(revision_line(town), err=to_stderr)
     for line in plan_lines(plan, s, why=why):
         s.echo(line, err=to_stderr)
     if not plan.actions or dry_run:
-        return (2 if plan.errors else 0), {"plan": plan.to_dict(), "outcomes": []}
+        return (2 if plan.errors else 0), {"plan": plan.to_dict(), "revision": town.revision.as_dict(),
+                                           "outcomes": []}
     if not yes and not _confirmed(s, f"Apply {plural(len(plan.actions), 'action')}?"):
         s.echo("Cancelled; nothing done.", err=True)
         return 1, None
@@ -129,7 +215,7 @@ def _apply_locked(s, town, plan_file: Path | None, *, yes: bool, dry_run: bool, 
                         on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
-    result = {"plan": plan.to_dict(), "outcomes": [
+    result = {"plan": plan.to_dict(), "revision": town.revision.as_dict(), "outcomes": [
         {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
          "result": o.result.value, "detail": o.detail} for o in outcomes]}
     if not s.json:
@@ -168,12 +254,12 @@ def attach(
     import os
     import shutil
 
-    from reconciler.manifests.loader import load_desired_state
+    from reconciler.loop.revision import load_at
     from reconciler.model.observed import session_name
 
     rig, _, name = worker.partition("/")
     if not rig or not name:
         raise UsageError(f"{worker!r}: expected RIG/WORKER, e.g. demo/nux")
-    desired = load_desired_state(settings(ctx).town_root() / "manifests")
+    _, desired = load_at(settings(ctx).town_root())
     tmux = shutil.which("tmux") or "tmux"
     os.execvp(tmux, [tmux, "-L", desired.socket, "attach-session", "-t", f"={session_name(rig, name)}"])

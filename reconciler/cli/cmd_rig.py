@@ -71,12 +71,13 @@ def rig_undock(ctx: typer.Context, rig: RigArgument, dry_run: DryRunOption = Fal
 
 
 def _town_view(s: Settings) -> tuple[dict[str, Any], Any]:
-    """The status (the controller's when it runs, else observed now; never the lock) and the manifests."""
+    """The status (the controller's when it runs, else observed now; never the lock) and the
+    manifests that are live: committed at HEAD, as gt status reads them."""
     from reconciler.cli.cmd_status import current_status
-    from reconciler.manifests.loader import load_desired_state
+    from reconciler.loop.revision import load_at
 
     root = s.town_root()
-    desired = load_desired_state(root / "manifests")
+    _, desired = load_at(root)
     status, _ = current_status(root)
     return status, desired
 

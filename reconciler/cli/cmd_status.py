@@ -31,6 +31,8 @@ def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list
                      f"last pass #{last.get('number', '?')} at {last.get('at', '?')} took "
                      f"{last.get('duration', '?')}s, {plural(int(last.get('actions', 0)), 'action')}, "
                      f"{last.get('failed', 0)} failed")
+    for text, level in status.get("manifests", {}).get("lines", []):
+        lines.append(s.paint(text, "yellow") if level == "warn" else text)
     lines.append("sync: " + s.paint(sync.get("status", "?"), SYNC_STYLE.get(sync.get("status", ""), "bold")))
     for err in sync.get("errors", []):
         where = f"{err['path']}:{err['line']}:{err['col']}: " if err.get("path") else ""
@@ -75,12 +77,15 @@ def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
     """The controller's status when one runs and wrote it; else what is observed now, saying why."""
     from reconciler.clients.lock import holder_alive
     from reconciler.clients.status_file import read_status_file, status_path
+    from reconciler.loop.revision import revision_lines, revision_status
 
     alive = holder_alive(root)
     pid = alive if alive and alive > 0 else None
     data, problem = read_status_file(root)
     if alive and data is not None:
-        return data | {"controllerAlive": True, "source": "controller"}, pid
+        manifests = revision_status(root, data.get("controller", {}).get("source"))
+        return data | {"controllerAlive": True, "source": "controller",
+                       "manifests": manifests | {"lines": revision_lines(manifests)}}, pid
     if not alive:
         notice = "controller not running (gt start); showing what is observed now"
     elif problem == "missing":
@@ -91,7 +96,9 @@ def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
     from reconciler.loop.status import observed_status
 
     doc = observed_status(root, time.time())
-    return doc | {"controllerAlive": bool(alive), "source": "observed", "notice": notice,
+    manifests = revision_status(root, None)
+    return doc | {"manifests": manifests | {"lines": revision_lines(manifests)},
+                  "controllerAlive": bool(alive), "source": "observed", "notice": notice,
                   "statusFile": problem or "ok"}, pid
 
 

@@ -13,31 +13,48 @@ from reconciler.cli.render import plural
 from reconciler.errors import ManifestError, UsageError
 
 
-def manifests_dir(ctx: typer.Context, given: Path | None) -> Path:
-    """DIR may be a town (holding manifests/) or a manifests directory itself."""
-    if given is None:
+def manifests_dir(ctx: typer.Context, given: list[Path]) -> Path:
+    """DIR may be a town (holding manifests/) or a manifests directory itself; FILEs (as pre-commit
+    passes them) name the manifests directory they are in, whose every file is checked with them."""
+    if not given:
         return settings(ctx).town_root() / "manifests"
-    if (given / "manifests").is_dir():
-        return given / "manifests"
-    if not given.is_dir():
-        raise UsageError(f"{given}: no such directory")
-    return given
+    if len(given) == 1 and given[0].is_dir():
+        return given[0] / "manifests" if (given[0] / "manifests").is_dir() else given[0]
+    found = set()
+    for path in given:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        if path.is_dir():
+            raise UsageError(f"{path}: give one directory, or manifest files")
+        directory = next((p for p in path.absolute().parents if p.name == "manifests"), None)
+        if directory is None:
+            raise UsageError(f"{path}: not a manifest: no manifests/ directory above it")
+        found.add(directory)
+    if len(found) > 1:
+        raise UsageError("the files belong to different towns: " + ", ".join(sorted(map(str, found))))
+    return found.pop()
 
 
 @app.command(cls=GtCommand)
 @maps_errors
 def validate(
     ctx: typer.Context,
-    directory: Annotated[
-        Path | None, typer.Argument(metavar="DIR", help="A town or a manifests directory.")
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[DIR | FILE...]",
+                       help="A town, a manifests directory, or manifest files (checked with the rest of their town)."),
     ] = None,
     output: OutputOption = None,
 ) -> None:
-    """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid."""
+    """Check every manifest: syntax, schema and cross-references. Exit 0 valid, 2 invalid.
+
+    Files on disk are checked, committed or not. Given files (as pre-commit passes them), the
+    whole town they belong to is checked, so a change that breaks a reference elsewhere is caught.
+    """
     from reconciler.manifests.loader import load_desired_state
 
     s = settings(ctx, output)
-    target = manifests_dir(ctx, directory)
+    target = manifests_dir(ctx, paths or [])
     try:
         state = load_desired_state(target)
     except ManifestError as exc:

@@ -70,9 +70,9 @@ def finish(s: Settings, edit: ManifestEdit, *, dry_run: bool, commit: bool, appl
         _done(s, result, said)
         return
     s.echo(said, err=to_stderr)
-    from reconciler.cli.cmd_plan import apply_town
+    from reconciler.cli.cmd_plan import apply_town, town_at
 
-    code, applied = apply_town(s, edit.root, yes=True)
+    code, applied = apply_town(s, town_at(s), yes=True)  # the commit just made, as gt apply reads it
     result["apply"] = applied
     result["applyExit"] = code
     if s.json:

@@ -16,6 +16,7 @@ from reconciler.errors import NotATown, TownNotFound
 class OutputMode(str, enum.Enum):
     human = "human"
     json = "json"
+    markdown = "markdown"  # gt diff --base: a pull-request comment; elsewhere read as human
 
 
 class ColorMode(str, enum.Enum):

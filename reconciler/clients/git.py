@@ -291,6 +291,23 @@ def examine(path: Path, repo: Path, branch: str, base: str) -> ObservedWorktree:
     return ObservedWorktree(path.name, str(path), branch, dirty, ahead, landed)
 
 
+def main_repository(path: Path) -> Path | None:
+    """The repository a worktree (or any directory inside a repository) belongs to: the directory
+    holding its common ``.git``; None when ``path`` is not in one."""
+    if not path.is_dir():
+        return None
+    found = _git(path, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    if found.returncode != 0:
+        return None
+    common = Path(found.stdout.strip())
+    return common.parent if common.name == ".git" else common
+
+
+def checked_out_branch(repo: Path) -> str | None:
+    found = _git(repo, "symbolic-ref", "-q", "--short", "HEAD")
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
 def author_identity(cwd: Path) -> str | None:
     """The name and email git would commit as here; None when git has no identity."""
     run = _git(cwd, "var", "GIT_AUTHOR_IDENT")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from reconciler.clients.processes import process_names
 from reconciler.clients.tmux import Tmux, target
@@ -106,3 +107,30 @@ def read_screens(tmux: Tmux, names: list[str], dead: set[str]) -> dict[str, tupl
             lines.pop()
         out[name] = tuple(lines)
     return out
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What ``gt import`` reads of a session it may describe: where its first pane runs, the
+    environment tmux gives it, and the stamps gt left on it (empty for a session gt did not make)."""
+
+    name: str
+    cwd: str
+    env: Mapping[str, str]
+    stamps: Stamps
+
+
+def session_facts(tmux: Tmux) -> tuple[SessionFacts, ...]:
+    """Every session on the socket, sorted by name; one ``show-environment`` per session."""
+    rows = tmux.list_panes(["#{session_name}", "#{pane_index}", "#{pane_current_path}",
+                            *(f"#{{@gt_{name}}}" for name in ("rig", "worker", "issue", "agent"))])
+    first: dict[str, list[str]] = {}
+    for row in rows:
+        if len(row) == 7 and (row[0] not in first or int(_number(row[1])) < int(_number(first[row[0]][1]))):
+            first[row[0]] = row
+    facts = []
+    for name, (_, _, cwd, rig, worker, issue, agent) in sorted(first.items()):
+        shown = tmux.run(["show-environment", "-t", target(name)])
+        env = dict(line.split("=", 1) for line in shown.stdout if "=" in line and not line.startswith("-"))
+        facts.append(SessionFacts(name, cwd, env, Stamps(rig=rig, worker=worker, issue=issue, agent=agent)))
+    return tuple(facts)

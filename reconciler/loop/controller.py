@@ -25,11 +25,13 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.act.executor import Executor, Outcome
+from reconciler.clients.git_tree import RevisionError, TownRepository
 from reconciler.clients.lock import LockHeld, TownLock
 from reconciler.clients.status_file import write_status
 from reconciler.clients.stores import StoreCache
 from reconciler.errors import ManifestError, ManifestProblem, ReconcilerError
 from reconciler.loop.logs import controller_logger
+from reconciler.loop.revision import Revision
 from reconciler.loop.status import iso, town_status
 from reconciler.loop.town import Town
 from reconciler.manifests.loader import ManifestCache
@@ -68,6 +70,9 @@ class Controller:
         self._stores = StoreCache()
         self._manifests = ManifestCache()
         self._observed: ObservedState | None = None  # the last look, for the processes to watch
+        self._following: str | None = None  # the branch applied: the one checked out at first, or the Town's
+        self._commit_seen: str | None = None  # the commit the last load read
+        self._rejected: str | None = None  # a commit whose manifests were invalid: not applied
 
     # -- one pass ---------------------------------------------------------------
 
@@ -77,12 +82,15 @@ class Controller:
         started = self.clock()
         result = PassResult(self.passes)
         try:
-            self.town = Town.load(self.root, self._stores, self._manifests)
-        except ManifestError as exc:
-            result.errors = exc.problems
+            self.town = self._load()
+            self._rejected = None
+        except (ManifestError, RevisionError) as exc:
+            result.errors = exc.problems if isinstance(exc, ManifestError) else (
+                ManifestProblem("", 0, 0, "", str(exc)),)
+            self._rejected = self._commit_seen
             self.journal.info("manifests invalid", extra={"gt": {
-                "pass": self.passes, "action": "load", "outcome": "failed",
-                "error": "; ".join(map(str, exc.problems))}})
+                "pass": self.passes, "action": "load", "outcome": "failed", "commit": self._commit_seen,
+                "error": "; ".join(map(str, result.errors))}})
         town = self.town
         if town is None:
             result.status = self._status(None, result, started)
@@ -117,6 +125,37 @@ class Controller:
             self._journal_error("status", exc)
         return result
 
+    def _load(self) -> Town:
+        """The town at the followed branch's newest commit (kept while that commit is the same);
+        a town that is not a Git repository is read from its files."""
+        repo = TownRepository.find(self.root)
+        if repo is None:
+            self._commit_seen = None
+            return Town.load(self.root, self._stores, self._manifests)
+        if self._following is None:
+            self._following = repo.checked_out_branch() or "HEAD"
+        self._commit_seen = commit = repo.resolve(self._following)
+        if self.town is not None and self.town.revision.commit == commit:
+            return self.town
+        town = Town.load(self.root, self._stores, self._manifests, rev=commit)
+        wanted = town.desired.town.branch
+        if wanted and wanted != self._following:
+            # The commit names another branch: follow that one from now on (a commit there that
+            # names no branch keeps it followed, so the two never take turns).
+            self._following = wanted
+            self._commit_seen = commit = repo.resolve(wanted)
+            town = Town.load(self.root, self._stores, self._manifests, rev=commit)
+        return replace(town, revision=Revision(commit, self._following))
+
+    def source(self) -> dict[str, Any]:
+        """What the controller applies, for status: the branch and commit, or the working tree,
+        and a newer commit it refused because its manifests are invalid."""
+        revision = self.town.revision if self.town else None
+        if revision is not None and revision.commit is None:
+            return {"worktree": revision.why or "not a Git repository"}
+        return {"branch": revision.ref if revision else self._following,
+                "commit": revision.commit if revision else None, "rejected": self._rejected}
+
     def _journal_error(self, what: str, exc: BaseException) -> None:
         import traceback
 
@@ -129,7 +168,8 @@ class Controller:
         now = self.clock()
         info: dict[str, Any] = {"number": result.number, "at": iso(started), "duration": round(now - started, 3),
                 "actions": len(result.outcomes), "failed": sum(o.failed for o in result.outcomes)}
-        controller = {"pid": os.getpid(), "startedAt": iso(self.started), "version": __version__}
+        controller = {"pid": os.getpid(), "startedAt": iso(self.started), "version": __version__,
+                      "source": self.source()}
         status: dict[str, Any]
         if town is None:
             status = {"controller": controller, "lastPass": info,

@@ -13,7 +13,8 @@ from pathlib import Path
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.errors import ReconcilerError
-from reconciler.manifests.loader import ManifestCache, load_desired_state
+from reconciler.loop.revision import ON_DISK, Revision, load_at
+from reconciler.manifests.loader import ManifestCache
 from reconciler.model.actions import Action, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
@@ -39,14 +40,17 @@ class Town:
     desired: DesiredState
     runtime: Runtime
     stores: StoreFactory
+    revision: Revision = ON_DISK
 
     @classmethod
     def load(cls, root: Path, stores: StoreFactory = default_stores,
-             manifests: ManifestCache | None = None) -> Town:
-        desired = load_desired_state(root / "manifests", cache=manifests)
+             manifests: ManifestCache | None = None, *, rev: str | None = None,
+             worktree: bool = False) -> Town:
+        """The town at ``rev`` (default: the commit checked out), or as on disk with ``worktree``."""
+        revision, desired = load_at(root, rev, worktree=worktree, cache=manifests)
         from reconciler.clients.tmux_runtime import TmuxRuntime
 
-        return cls(root, desired, TmuxRuntime(desired.socket), stores)
+        return cls(root, desired, TmuxRuntime(desired.socket), stores, revision)
 
     def observe(self) -> ObservedState:
         return observe(self.desired, self.runtime, self.stores)
@@ -66,16 +70,27 @@ class Town:
             raise EmptyPrune(len(observed.sessions))
         if not digest:
             return result, observed
-        digests = {"manifests": manifests_digest(self.root / "manifests"),
+        digests = {"manifests": self._manifests_digest(), "revision": self.revision.commit or "worktree",
                    "observed": observed_digest(observed), "socket": self.desired.socket}
         return replace(result, digest=digests), observed
 
     def check_fresh(self, saved: Plan) -> None:
         """Refuse a saved plan when the manifests or what is observed moved on."""
-        if saved.digest.get("manifests") != manifests_digest(self.root / "manifests"):
-            raise StalePlan("the manifests")
+        if saved.digest.get("manifests") != self._manifests_digest():
+            made, now = saved.digest.get("revision", ""), self.revision.commit
+            moved = f" (made at {made[:7]}, now at {now[:7]})" if now and made and made != "worktree" else ""
+            raise StalePlan(f"the manifests{moved}")
         if saved.digest.get("observed") != observed_digest(self.observe()):
             raise StalePlan("the observed state (sessions or issues)")
+
+    def _manifests_digest(self) -> str:
+        """The manifests' Git tree id at a commit (a revert gives the old id back); else files are hashed."""
+        from reconciler.clients.git_tree import TownRepository
+
+        repo = TownRepository.find(self.root) if self.revision.commit else None
+        if repo is None or self.revision.commit is None:
+            return manifests_digest(self.root / "manifests")
+        return repo.manifests_tree(self.revision.commit)
 
 
 def manifests_digest(directory: Path) -> str:

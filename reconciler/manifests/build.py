@@ -80,6 +80,7 @@ def town_of(name: str, spec: dict[str, Any], source: Source | None = None) -> To
             window=parse_duration(crash["window"]),
         ),
         overseer=spec["overseer"],
+        branch=ctl["branch"],
         source=source,
     )
 

@@ -56,6 +56,7 @@ class TownSpec:
     max_spawns_per_pass: int
     crash_loop: CrashLoopPolicy
     overseer: str
+    branch: str | None  # followed by the controller; None: the one checked out when it starts
     source: Source | None = None
 
 
@@ -215,6 +216,12 @@ class RoutingRule:
     @cached_property
     def _title_re(self) -> Pattern | None:
         return compiled(self.title) if self.title is not None else None
+
+    def describe(self) -> str:
+        """The rule as plans show it: ``rule label='model:haiku' title='(?i)typo'``."""
+        conds = [f"{k}={v!r}" for k, v in (("label", self.label), ("title", self.title),
+                                            ("type", self.issue_type), ("priority", self.priority)) if v is not None]
+        return "rule " + " ".join(conds)
 
     def matches(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> bool:
         if self.label is not None and self.label not in labels:

@@ -69,11 +69,11 @@ def context(target: str | None, town: Path | None, env: Mapping[str, str] | None
 def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside: bool) -> WorkerContext:
     from reconciler.clients.beads.embedded import JsonlStore
     from reconciler.clients.stores import default_stores, town_store
-    from reconciler.manifests.loader import load_desired_state
+    from reconciler.loop.revision import load_at
 
     worktree = Path(TownPaths(str(town)).worktree(rig_name, worker))
     try:
-        desired = load_desired_state(town / "manifests")
+        _, desired = load_at(town)
     except ManifestError:
         if not env.get("GT_BEADS_DIR"):
             raise

@@ -8,7 +8,7 @@ import posixpath
 from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
-from reconciler.model.desired import NAME_POOL, DesiredState, IssueOverride, PromptVia, RigSpec, RoutingRule
+from reconciler.model.desired import NAME_POOL, AgentSpec, DesiredState, ModelSpec, PromptVia, RigSpec
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -22,8 +22,6 @@ def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
     while f"w{n}" in taken:
         n += 1
     return f"w{n}"
-
-
 
 
 def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd: str, branch: str) -> str:
@@ -40,12 +38,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
     manifests declare, so moving the program on disk is not drift.
     """
-    routing = desired.routing_for(rig)
     override = desired.override_for(rig.name, issue.id)
-    model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
-    if override is not None and override.model is not None:  # the convoy's word beats the rules
-        model, rule = routing.model(override.model), None
-    agent = routing.agent(override.agent if override is not None and override.agent else model.agent)
+    model, agent, chosen = route(desired, rig, issue.id, issue)
     repo = rig_repo_path(desired, rig)
     worktree = TownPaths(desired.root).worktree(rig.name, worker)
     branch = f"gt/{worker}/{issue.id}"
@@ -72,23 +66,28 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     return WorkerSpec(
         rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
         repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
-        agent=agent.name, model=model.name, rule=_chosen(rule, override), command=command, env=env_pairs,
+        agent=agent.name, model=model.name, rule=chosen, command=command, env=env_pairs,
         fingerprint=fingerprint(declared, env_pairs, worktree, branch), nudge=agent.nudge,
         beads_dir=beads_dir, prompt=prompt if agent.prompt_via is PromptVia.type else "",
     )
 
 
-def _chosen(rule: RoutingRule | None, override: IssueOverride | None) -> str:
-    """What picked the model (and the agent, when the convoy names one), for plans and --why."""
-    if override is not None and override.model is not None:
-        chosen = f"override in convoy {override.convoy}"
-    elif rule is None:
-        chosen = "default"
+def route(desired: DesiredState, rig: RigSpec, issue_id: str,
+          issue: ObservedIssue | None) -> tuple[ModelSpec, AgentSpec, str]:
+    """The model and agent an issue runs on, and what chose them (for plans and --why): the
+    issue's own model and agent from its convoy, else the routing rules (the default model for
+    an issue the store does not have)."""
+    routing = desired.routing_for(rig)
+    override = desired.override_for(rig.name, issue_id)
+    if issue is None:
+        model, rule = routing.model(routing.default), None
     else:
-        conds = [f"{k}={v!r}" for k, v in (("label", rule.label), ("title", rule.title),
-                                            ("type", rule.issue_type), ("priority", rule.priority))
-                 if v is not None]
-        chosen = "rule " + " ".join(conds)
+        model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
+    chosen = rule.describe() if rule else "default"
+    if override is not None and override.model is not None:  # the convoy's word beats the rules
+        model, chosen = routing.model(override.model), f"override in convoy {override.convoy}"
+    agent = routing.agent(model.agent)
     if override is not None and override.agent is not None:
+        agent = routing.agent(override.agent)
         chosen += f"; agent {override.agent} by override in convoy {override.convoy}"
-    return chosen
+    return model, agent, chosen

@@ -1,0 +1,138 @@
+"""Which manifests a command acts on: a commit of the town's repository, or the working tree.
+
+What acts (``gt apply``, the controller) and what predicts acting (``gt diff``) read commits,
+so a saved but uncommitted edit never goes live; ``--worktree`` reads the files as they are, for
+local experiments. A town that is not a Git repository (or has no commit yet) has only its files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.clients.git_tree import CommitManifests, RevisionError, TownRepository
+from reconciler.errors import ManifestError, UsageError
+from reconciler.manifests.loader import ManifestCache, ManifestSource, WorkingTree, load_source
+from reconciler.model.desired import DesiredState
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The manifests read: ``commit`` (named by ``ref`` as the user gave it), or the working
+    tree when ``commit`` is None (``why``: asked for, or the town has no commit)."""
+
+    commit: str | None
+    ref: str | None = None
+    why: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.commit[:7] if self.commit else "working tree"
+
+    def __str__(self) -> str:
+        if self.commit is None:
+            return "the working tree" + (f" ({self.why})" if self.why else "")
+        named = f" ({self.ref})" if self.ref and not self.commit.startswith(self.ref) else ""
+        return f"{self.commit[:7]}{named}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"commit": self.commit, "ref": self.ref, **({"worktree": self.why} if self.commit is None else {})}
+
+
+WORKTREE = Revision(None, why="--worktree")
+ON_DISK = Revision(None)
+
+
+def choose(root: Path, rev: str | None = None, *, worktree: bool = False) -> tuple[Revision, ManifestSource]:
+    """The revision a command reads and its manifests: ``rev``, else HEAD, else the files."""
+    if worktree and rev is not None:
+        raise UsageError("--rev and --worktree name different manifests: give one of them")
+    directory = root / "manifests"
+    if worktree:
+        return WORKTREE, WorkingTree(directory)
+    repo = TownRepository.find(root)
+    if repo is None:
+        if rev is not None:
+            raise RevisionError(f"--rev {rev}: {root} is not a Git repository with a commit")
+        why = "no commit yet" if (root / ".git").exists() else "not a Git repository"
+        return Revision(None, why=why), WorkingTree(directory)
+    ref = rev or "HEAD"
+    if ref == "HEAD":
+        ref = repo.checked_out_branch() or "HEAD"
+    commit = repo.resolve(ref)
+    return Revision(commit, ref), CommitManifests(repo, commit)
+
+
+def load_at(root: Path, rev: str | None = None, *, worktree: bool = False,
+            cache: ManifestCache | None = None) -> tuple[Revision, DesiredState]:
+    """The desired state at ``rev`` (default: the commit checked out), or on disk with ``worktree``."""
+    revision, source = choose(root, rev, worktree=worktree)
+    try:
+        return revision, load_source(source, root.resolve().name, cache=cache)
+    except ManifestError as exc:
+        raise ManifestError(exc.problems, str(revision) if revision.commit else "") from None
+
+
+def uncommitted_warning(root: Path, revision: Revision) -> str | None:
+    """Edits under ``manifests/`` that reading ``revision`` leaves out, as one warning line."""
+    if revision.commit is None:
+        return None
+    repo = TownRepository.find(root)
+    changes = repo.uncommitted() if repo else []
+    if not changes:
+        return None
+    return (f"uncommitted changes under manifests/ are not included: {_listed(changes)}; "
+            "commit them, or pass --worktree to include them")
+
+
+def _listed(changes: list[tuple[str, str]], most: int = 5) -> str:
+    shown = ", ".join(f"{path} ({what})" for path, what in changes[:most])
+    return shown + (f" and {len(changes) - most} more" if len(changes) > most else "")
+
+
+def revision_status(root: Path, source: dict[str, Any] | None) -> dict[str, Any]:
+    """What is applied against what is committed now, for ``gt status``: ``source`` is what the
+    controller reported applying (None with no controller). Read live, so a commit made since the
+    controller's last pass shows as not applied yet."""
+    source = dict(source or {})
+    repo = TownRepository.find(root)
+    if repo is None or "worktree" in source:
+        return source | ({} if repo else {"worktree": source.get("worktree", "not a Git repository")})
+    branch = source.get("branch") or repo.checked_out_branch() or "HEAD"
+    try:
+        tip = repo.resolve(branch)
+    except RevisionError as exc:
+        return source | {"branch": branch, "tipError": str(exc)}
+    applied = source.get("commit")
+    behind = repo.commits_between(applied, tip) if applied and applied != tip else 0
+    changes = repo.uncommitted()
+    return source | {"branch": branch, "tip": tip, "behind": behind,
+                     "uncommitted": [{"path": p, "change": what} for p, what in changes]}
+
+
+def revision_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """``revision_status`` as (text, level) lines: level is ``info`` or ``warn``."""
+    if "worktree" in info:
+        return [(f"manifests read from the working tree ({info['worktree']})", "info")]
+    if "tip" not in info:
+        return [(info["tipError"], "warn")] if info.get("tipError") else []
+    branch, tip, applied = info["branch"], info["tip"][:7], info.get("commit")
+    lines = []
+    if not applied:
+        lines.append((f"manifests at {tip} ({branch})", "info"))
+    elif applied == info["tip"]:
+        lines.append((f"applied {applied[:7]} ({branch}), the newest commit", "info"))
+    else:
+        behind = info.get("behind", 0)
+        lag = f"{behind} commit{'s' if behind != 1 else ''} not applied" if behind else "not applied"
+        lines.append((f"applied {applied[:7]} ({branch}); manifests at {tip}: {lag}", "warn"))
+    if info.get("rejected"):
+        kept = applied[:7] if applied else "nothing"
+        rejected = info["rejected"][:7]
+        lines.append((f"commit {rejected} not applied: its manifests are invalid (errors below); {kept} stays applied",
+                      "warn"))
+    changes = [(c["path"], c["change"]) for c in info.get("uncommitted") or []]
+    if changes:
+        lines.append((f"uncommitted changes under manifests/ are not applied: {_listed(changes)}", "warn"))
+    return lines
