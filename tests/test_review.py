@@ -87,3 +87,21 @@ def test_a_review_reads_what_it_can_when_a_rig_is_not_checked_out(demo_town: Pat
     code, out, err = gt("diff", "--base", "main", "--head", "change")
     assert code == 0, out + err
     assert "! not read: demo: repository" in out and "+ issue dm-bye" in out
+
+
+def test_a_review_runs_where_there_is_no_tmux_and_no_agent(demo_town: Path, tmp_path: Path) -> None:
+    """A CI job: git, but no tmux on PATH. The review still plans the starts."""
+    import shutil
+    import sys
+
+    branch_with_a_change(demo_town)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    gt_program = Path(sys.executable).parent / "gt"
+    env = {"HOME": str(tmp_path), "PATH": str(tools), "LANG": "C.UTF-8"}
+    run = subprocess.run([str(gt_program), "diff", "--base", "main", "--head", "change"], cwd=demo_town, env=env,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout == (GOLDEN / "review.txt").read_text().replace("<main>", git(demo_town, "rev-parse", "--short=7",
+                          "main")).replace("<change>", git(demo_town, "rev-parse", "--short=7", "change"))

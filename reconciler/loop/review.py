@@ -14,7 +14,7 @@ from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.loop.revision import Revision, load_at
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
-from reconciler.observe.state import observe
+from reconciler.observe.state import observe_for_review
 from reconciler.plan.review import Review, review
 
 
@@ -36,4 +36,4 @@ def review_revisions(root: Path, base: str, head: str | None, *, head_worktree: 
 def _look(desired: DesiredState, stores: StoreFactory) -> ObservedState:
     from reconciler.clients.tmux_runtime import TmuxRuntime
 
-    return observe(desired, TmuxRuntime(desired.socket), stores)
+    return observe_for_review(desired, TmuxRuntime(desired.socket), stores)

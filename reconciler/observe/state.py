@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory
+from reconciler.errors import ObserveError
 from reconciler.model.actions import SESSION_ONLY, Action
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
@@ -29,6 +30,16 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
 
 
 
+
+
+def observe_for_review(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> ObservedState:
+    """What a review plans against: the sessions if tmux can list them (none in a CI job without
+    tmux), the stores as they are, and agents taken as declared (a CI job has no agent programs)."""
+    try:
+        sessions = runtime.sessions(screens=False)
+    except ObserveError:
+        sessions = ()
+    return ObservedState(sessions=sessions, rigs=observe_rigs(desired, stores))
 
 
 def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory, before: ObservedState,
