@@ -61,7 +61,8 @@ def rig(name: str = "csm", **kw: Any) -> RigSpec:
     return replace(rig_of(name, spec), **kw)
 
 
-def convoy(name: str, *issues: str, rig: str = "csm", **kw: Any) -> ConvoySpec:
+def convoy(name: str, *issues: str | dict[str, Any], rig: str = "csm", **kw: Any) -> ConvoySpec:
+    """A convoy with the schema's defaults; an issue may be ``{id, model, agent, message}``."""
     return replace(convoy_of(name, defaulted("Convoy", {"rig": rig, "issues": list(issues)})), **kw)
 
 

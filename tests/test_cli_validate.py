@@ -151,7 +151,8 @@ def test_help_does_not_import_heavy_modules() -> None:
     code = ("import sys; sys.argv=['gt','--help']\n"
             "from reconciler.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('jsonschema','git','libtmux','watchdog','yaml','rich') if m in sys.modules]\n"
+            "heavy = [m for m in ('jsonschema','git','libtmux','watchdog','yaml','ruamel','rich')\n"
+            "         if m in sys.modules]\n"
             "print(','.join(heavy), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert result.stderr.strip() == ""

@@ -346,7 +346,7 @@ def test_status_json_and_human(fast_town: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["controllerAlive"] is True
     assert data["convoys"] == [{"name": "demo", "rig": "demo", "paused": False, "done": 0,
-                                "working": 3, "waiting": 1, "total": 4}]
+                                "working": 3, "waiting": 1, "total": 4, "landed": False}]
     assert {w["health"] for w in data["rigs"][0]["workers"]} <= {"Starting", "Working", "Idle"}
     assert data["lastPass"]["duration"] >= 0 and data["controller"]["pid"] == holder_alive(fast_town)
     code, out, _ = gt("status")

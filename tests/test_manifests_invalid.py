@@ -154,6 +154,30 @@ CASES = [
          [Expected(M + "bomb.yaml", 9, 24, "more than 100,000 values in one document")]),
     Case("file-over-1-mib", {M + "big.yaml": RIG + "# " + "x" * (1024 * 1024) + "\n"},
          [Expected(M + "big.yaml", 1, 1, "file is larger than 1024 KiB")]),
+    # An issue with its own model, agent or message: its names must be its rig's Routing's.
+    Case("override-unknown-model", {M + "rig.yaml": RIG, M + "r.yaml": ROUTING, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: cs-session, model: opus}]")},
+         [Expected(M + "c.yaml", 7, 46, "model 'opus' is not declared in routing 'default' of rig 'csm' "
+                   "(declared models: sonnet)")]),
+    Case("override-unknown-agent-builtin-routing", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: cs-session, model: opus, agent: codex}]")},
+         [Expected(M + "c.yaml", 7, 59, "agent 'codex' is not declared in routing 'default' of rig 'csm' "
+                   "(declared agents: claude)")]),
+    Case("override-unknown-field", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: cs-session, modle: opus}]")},
+         [Expected(M + "c.yaml", 7, 39, "unknown field 'modle' (allowed: agent, id, message, model)")]),
+    Case("override-without-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{model: opus}]")},
+         [Expected(M + "c.yaml", 7, 22, "missing required field 'id'")]),
+    Case("override-bad-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: CS_Session}]")},
+         [Expected(M + "c.yaml", 7, 27, "'CS_Session' is not a valid Beads issue id")]),
+    Case("override-foreign-prefix", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: gt-session, message: hi}]")},
+         [Expected(M + "c.yaml", 7, 27, "issue 'gt-session' does not carry the prefix 'cs-'")]),
+    Case("override-repeats-an-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
+        "cs-session]", "{id: cs-login, message: hi}]")},
+         [Expected(M + "c.yaml", 7, 27, "issue 'cs-login' is listed twice (first at $.spec.issues[0])")]),
     Case("lookahead-pattern", {M + "routing.yaml": ROUTING.replace('{label: "model:sonnet"}', '{title: "(?=x)y"}')},
          [Expected(M + "routing.yaml", 12, 22, "invalid regular expression '(?=x)y'")]),
 

@@ -29,6 +29,8 @@ def _properties(schema: dict[str, Any], kind: str, path: str = "$") -> Iterator[
     items = schema.get("items")
     if isinstance(items, dict):
         yield from _properties(items, kind, f"{path}[]")
+    for alternative in schema.get("anyOf", []) + schema.get("oneOf", []):  # e.g. an id, or {id, model}
+        yield from _properties(alternative, kind, path)
 
 
 @pytest.mark.parametrize("kind", list(KIND_FILES))
@@ -107,6 +109,7 @@ def test_defaults_live_in_the_schemas_alone() -> None:
         ConvoySpec,
         CrashLoopPolicy,
         DesiredState,
+        IssueOverride,
         ModelSpec,
         RefineryPolicy,
         RigSpec,
@@ -114,7 +117,8 @@ def test_defaults_live_in_the_schemas_alone() -> None:
         WitnessPolicy,
     )
 
-    backed = (TownSpec, CrashLoopPolicy, RigSpec, WitnessPolicy, RefineryPolicy, ConvoySpec, ModelSpec)
+    backed = (TownSpec, CrashLoopPolicy, RigSpec, WitnessPolicy, RefineryPolicy, ConvoySpec, ModelSpec,
+              IssueOverride)
     with_default = [f"{cls.__name__}.{f.name}" for cls in backed for f in dataclasses.fields(cls)
                     if f.name != "source" and (f.default is not dataclasses.MISSING
                                                or f.default_factory is not dataclasses.MISSING)]

@@ -70,7 +70,7 @@ def test_convoy_progress_and_sync() -> None:
                    sessions=(session(d, "csm", "nux", on, idle=5),))
     doc = build_status(d, obs, plan(d, obs, NOW), NOW)
     assert doc["convoys"] == [{"name": "auth", "rig": "csm", "paused": False, "done": 1,
-                               "working": 1, "waiting": 2, "total": 4}]
+                               "working": 1, "waiting": 2, "total": 4, "landed": False}]
     assert doc["sync"]["status"] == "OutOfSync"
     assert [p.split()[1] for p in doc["sync"]["pending"]] == ["spawn", "spawn"]
 

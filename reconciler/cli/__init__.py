@@ -27,7 +27,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Get started", ("demo", "init", "import", "validate")),
     ("Plan and apply", ("diff", "apply")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
-    ("Look after workers", ("attach", "nudge", "rig", "doctor")),
+    ("Edit manifests", ("convoy", "sling", "rig")),
+    ("Look after workers", ("attach", "nudge", "doctor")),
     ("Inside a worker", ("prime", "hook", "done")),
     ("Reference", ("schema",)),
 )
@@ -192,9 +193,11 @@ def root(
 
 from reconciler.cli import (
     cmd_controller,
+    cmd_convoy,
     cmd_demo,
     cmd_init,
     cmd_plan,
+    cmd_rig,
     cmd_status,
     cmd_validate,
     cmd_worker,
@@ -204,9 +207,11 @@ __all__ = [
     "OutputOption",
     "app",
     "cmd_controller",
+    "cmd_convoy",
     "cmd_demo",
     "cmd_init",
     "cmd_plan",
+    "cmd_rig",
     "cmd_status",
     "cmd_validate",
     "cmd_worker",

@@ -16,7 +16,7 @@ from reconciler.cli.render import plural
 from reconciler.errors import ReconcilerError, UsageError
 
 controller_app = typer.Typer(no_args_is_help=True, help="Run the controller in the foreground.")
-rig_app = typer.Typer(no_args_is_help=True, help="Rig operations (reset).")
+rig_app = typer.Typer(no_args_is_help=True, help="Rigs: park, unpark, dock, undock; status, list; reset.")
 app.add_typer(controller_app, name="controller")
 app.add_typer(rig_app, name="rig")
 

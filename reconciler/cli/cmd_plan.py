@@ -6,12 +6,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 from reconciler.cli.render import outcome_line, plan_lines, plural
+from reconciler.cli.settings import Settings
 from reconciler.errors import UsageError
 
 RevOption = Annotated[
@@ -25,10 +26,15 @@ WorktreeOption = Annotated[
 
 def _town(ctx: typer.Context, rev: str | None = None, worktree: bool = False):  # type: ignore[no-untyped-def]
     """The town at ``rev`` (default: the commit checked out); says on stderr what it leaves out."""
+    return town_at(settings(ctx), rev, worktree)
+
+
+def town_at(s: Settings, rev: str | None = None, worktree: bool = False):  # type: ignore[no-untyped-def]
+    """The town as gt diff and gt apply read it: at ``rev`` (default: the commit checked out), or
+    its working tree; warns on stderr about uncommitted manifest edits it leaves out."""
     from reconciler.loop.revision import uncommitted_warning
     from reconciler.loop.town import Town
 
-    s = settings(ctx)
     town = Town.load(s.town_root(), rev=rev, worktree=worktree)
     warning = uncommitted_warning(town.root, town.revision)
     if warning:
@@ -127,23 +133,33 @@ def apply(
     Applies the manifests committed at HEAD (--rev REF another commit: --rev HEAD~1 rolls a
     change back); --worktree includes uncommitted edits.
     """
-    from reconciler.clients.lock import TownLock
-
     s = settings(ctx, output)
     saved = _saved_plan(plan_file) if plan_file is not None else None
     if saved is not None:
         if rev is not None or worktree:
             raise UsageError("a saved plan is applied at the revision it was made from: drop --rev/--worktree")
         rev, worktree = _saved_revision(saved)
-    town = _town(ctx, rev, worktree)
+    code, result = apply_town(s, _town(ctx, rev, worktree), saved, yes=yes, dry_run=dry_run, prune=prune,
+                              allow_empty=allow_empty, why=why, lock_wait=lock_wait)
+    if s.json and result is not None:
+        typer.echo(json.dumps(result, indent=2))
+    raise typer.Exit(code)
+
+
+def apply_town(s: Settings, town, saved=None, *, yes: bool = False,  # type: ignore[no-untyped-def]
+               dry_run: bool = False, prune: bool = False, allow_empty: bool = False, why: bool = False,
+               lock_wait: float = 0.0) -> tuple[int, dict[str, Any] | None]:
+    """gt apply: plan and act once under the town lock, showing the plan and each outcome as it
+    goes; the exit code, and the plan and outcomes as data (None when cancelled)."""
+    from reconciler.clients.lock import TownLock
+
     # Plan and act under the town lock: no controller acts between the two.
     lock = TownLock(town.root, "gt apply").acquire(wait=lock_wait)
     try:
-        code = _apply_locked(s, town, saved, yes=yes, dry_run=dry_run, prune=prune,
+        return _apply_locked(s, town, saved, yes=yes, dry_run=dry_run, prune=prune,
                              allow_empty=allow_empty, why=why)
     finally:
         lock.release()
-    raise typer.Exit(code)
 
 
 def _review(s, base: str, head: str | None, worktree: bool) -> None:  # type: ignore[no-untyped-def]
@@ -180,7 +196,7 @@ def _saved_revision(saved) -> tuple[str | None, bool]:  # type: ignore[no-untype
 
 
 def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
-                  allow_empty: bool, why: bool) -> int:
+                  allow_empty: bool, why: bool) -> tuple[int, dict[str, Any] | None]:
     from reconciler.act.executor import Executor
 
     if saved is not None:
@@ -193,22 +209,19 @@ def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # t
     for line in plan_lines(plan, s, why=why):
         s.echo(line, err=to_stderr)
     if not plan.actions or dry_run:
-        if s.json:
-            typer.echo(json.dumps({"plan": plan.to_dict(), "revision": town.revision.as_dict(),
-                                    "outcomes": []}, indent=2))
-        return 2 if plan.errors else 0
+        return (2 if plan.errors else 0), {"plan": plan.to_dict(), "revision": town.revision.as_dict(),
+                                           "outcomes": []}
     if not yes and not _confirmed(s, f"Apply {plural(len(plan.actions), 'action')}?"):
         s.echo("Cancelled; nothing done.", err=True)
-        return 1
+        return 1, None
     executor = Executor(town.desired, town.runtime, town.stores,
                         on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
-    if s.json:
-        typer.echo(json.dumps({"plan": plan.to_dict(), "revision": town.revision.as_dict(), "outcomes": [
-            {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
-             "result": o.result.value, "detail": o.detail} for o in outcomes]}, indent=2))
-    else:
+    result = {"plan": plan.to_dict(), "revision": town.revision.as_dict(), "outcomes": [
+        {"op": o.action.op.value, "subject": o.action.subject, "issue": o.action.issue,
+         "result": o.result.value, "detail": o.detail} for o in outcomes]}
+    if not s.json:
         s.echo(f"Applied: {len(outcomes) - len(failed)} succeeded, {len(failed)} failed."
                + (f" Not applied: {plural(len(plan.errors), 'error')} above." if plan.errors else ""))
         started = [o.action.subject for o in outcomes if o.result.value == "created"]
@@ -216,8 +229,8 @@ def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # t
             s.echo(f"Watch a worker: gt attach {started[0]}   "
                    f"(tmux -L {town.desired.socket} ls lists them all; Ctrl-b d detaches)")
     if failed and len(failed) == len(outcomes):
-        return 2
-    return 1 if failed or plan.errors else 0
+        return 2, result
+    return (1 if failed or plan.errors else 0), result
 
 
 def _confirmed(s, question: str) -> bool:  # type: ignore[no-untyped-def]

@@ -45,7 +45,7 @@ def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list
         lines.append(f"rig {rig['name']} ({rig['state']}): "
                      + s.paint(rig["health"], HEALTH_STYLE.get(rig["health"], "bold")) + reason)
         for w in rig.get("workers", []):
-            lines.extend(_worker_lines(w, s))
+            lines.extend(worker_lines(w, s))
         for failure in rig.get("failures", []):
             lines.append(s.paint(f"  ! {failure['action']} {failure['issue']} failed {failure['count']}x, "
                                  f"last at {failure['at']}: {failure['error']}", "red"))
@@ -58,7 +58,7 @@ def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list
     return lines
 
 
-def _worker_lines(w: dict[str, Any], s: Settings) -> list[str]:
+def worker_lines(w: dict[str, Any], s: Settings) -> list[str]:
     idle = f" idle {w['idleFor']}s" if w.get("idleFor") is not None else ""
     nudges = f" nudged {w['nudges']}x" if w.get("nudges") else ""
     style = HEALTH_STYLE.get(w["health"], "bold")

@@ -321,11 +321,12 @@ def prune_worktree_records(repo_path: str) -> None:
 
 
 def commit_paths(root: Path, paths: list[str], message: str, branch: str | None = None, *,
-                 own_repository: bool = False) -> None:
+                 own_repository: bool = False) -> str:
     """Commit exactly ``paths`` (relative to ``root``): whatever else is staged stays staged and out
     of the commit. With ``own_repository`` (a new town, a new rig) ``root`` is made a repository on
     ``branch`` unless it is one; otherwise the repository holding it commits (a town in a
-    subdirectory of a larger repository), and one is made only when none does."""
+    subdirectory of a larger repository), and one is made only when none does. Returns the commit.
+    Git's own hooks run as for any commit."""
     if (own_repository and not (root / ".git").exists()) or \
             _git(root, "rev-parse", "--show-toplevel").returncode != 0:
         made = _git(root, "init", "-q", "-b", branch or "main")
@@ -339,3 +340,10 @@ def commit_paths(root: Path, paths: list[str], message: str, branch: str | None 
     done = _git(root, *identity, "commit", "-q", "--only", "-m", message, "--", *paths)
     if done.returncode != 0:
         raise TerminalError(f"git commit: {(done.stderr or done.stdout).strip()}")
+    return _git(root, "rev-parse", "HEAD").stdout.strip()
+
+
+def in_repository(root: Path) -> bool:
+    """Whether ``root`` is inside a Git working tree."""
+    run = _git(root, "rev-parse", "--is-inside-work-tree")
+    return run.returncode == 0 and run.stdout.strip() == "true"

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ManifestProblem
+from reconciler.loop.progress import convoy_progress
 from reconciler.model.actions import Level, Plan
 from reconciler.model.desired import DesiredState, RigSpec
 from reconciler.model.observed import (
-    HELD_STATUSES,
     CrashRecord,
     FailureRecord,
     ObservedIssue,
     ObservedSession,
     ObservedState,
     held_hooks,
-    worker_of,
 )
 from reconciler.plan.planner import plan as make_plan
 
@@ -160,19 +159,9 @@ def _worker_status(rig: RigSpec, name: str, hook: ObservedIssue | None, session:
 
 def _convoy_status(desired: DesiredState, observed: ObservedState, name: str) -> dict[str, Any]:
     convoy = next(c for c in desired.convoys if c.name == name)
-    obs = observed.rig(convoy.rig)
-    done = working = 0
-    for issue_id in convoy.issues:
-        issue = obs.issue(issue_id)
-        if issue is None:
-            continue
-        if issue.status == "closed":
-            done += 1
-        elif issue.status in HELD_STATUSES and worker_of(convoy.rig, issue.assignee):
-            working += 1
-    total = len(convoy.issues)
-    return {"name": name, "rig": convoy.rig, "paused": convoy.paused, "done": done,
-            "working": working, "waiting": total - done - working, "total": total}
+    progress = convoy_progress(convoy, observed.rig(convoy.rig))
+    return {"name": name, "rig": convoy.rig, "paused": convoy.paused, **progress.summary(),
+            "landed": progress.landed}
 
 
 def town_status(town: Town, now: float, *, errors: Sequence[ManifestProblem] = (),

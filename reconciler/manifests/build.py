@@ -14,6 +14,7 @@ from reconciler.model.desired import (
     DesiredState,
     Dialog,
     Env,
+    IssueOverride,
     ModelSpec,
     PromptVia,
     RefineryPolicy,
@@ -126,15 +127,23 @@ def convoy(m: Manifest) -> ConvoySpec:
 
 def convoy_of(name: str, spec: dict[str, Any], source: Source | None = None) -> ConvoySpec:
     """A Convoy from a defaulted body."""
+    entries = [e for e in spec["issues"] if isinstance(e, dict)]
     return ConvoySpec(
         name=name,
         rig=spec["rig"],
-        issues=tuple(spec["issues"]),
+        issues=tuple(issue_id(e) for e in spec["issues"]),
         title=spec["title"] or name,
         parallelism=spec["parallelism"],
         paused=spec["paused"],
+        overrides=tuple(IssueOverride(name, e["id"], e["model"], e["agent"], e["message"]) for e in entries
+                        if e["model"] is not None or e["agent"] is not None or e["message"] is not None),
         source=source,
     )
+
+
+def issue_id(entry: str | dict[str, Any]) -> str:
+    """The id of a convoy's ``issues`` entry: an id, or a mapping holding it."""
+    return entry["id"] if isinstance(entry, dict) else entry
 
 
 def routing(m: Manifest) -> RoutingSpec:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifests import build
+from reconciler.manifests.build import issue_id
 from reconciler.manifests.schemas import KIND_FILES, apply_defaults, iter_schema_errors
 from reconciler.manifests.yamlsource import MAX_BYTES, Document, Pointer, read_documents, render_pointer, too_large
 from reconciler.model.desired import DesiredState, Source
@@ -300,7 +301,7 @@ def _cross_check(manifests: list[Manifest], problems: _Problems,
             _check_rig(m, routings, problems, invalid)
         elif m.kind == "Routing":
             _check_routing(m, problems)
-    _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, problems, invalid)
+    _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, routings, problems, invalid)
     _check_session_names(list(rigs.values()), problems)
 
 
@@ -372,8 +373,8 @@ def _check_regex(m: Manifest, pointer: Pointer, pattern: str | None, problems: _
         problems.at(m.doc, pointer, f"invalid regular expression {pattern!r}: {exc}")
 
 
-def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems: _Problems,
-                   invalid: set[tuple[str, str]]) -> None:
+def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], routings: dict[str, Manifest],
+                   problems: _Problems, invalid: set[tuple[str, str]]) -> None:
     claimed: dict[str, Manifest] = {}
     for convoy in convoys:
         spec = convoy.spec
@@ -383,14 +384,49 @@ def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], problems:
             problems.at(convoy.doc, ("spec", "rig"),
                         f"rig '{spec['rig']}' is not declared (declared rigs: {declared})")
         prefix = (rig.spec["beads"]["prefix"] or rig.name) if rig else None
-        for i, issue in enumerate(spec["issues"]):
+        names = _routing_names(rig, routings, invalid) if rig else None
+        first: dict[str, int] = {}
+        for i, entry in enumerate(spec["issues"]):
+            issue = issue_id(entry)
+            at: Pointer = ("spec", "issues", i, "id") if isinstance(entry, dict) else ("spec", "issues", i)
+            if first.setdefault(issue, i) != i:
+                problems.at(convoy.doc, at, f"issue '{issue}' is listed twice (first at $.spec.issues[{first[issue]}])")
+                continue
             if prefix is not None and not issue.startswith(prefix + "-"):
-                problems.at(convoy.doc, ("spec", "issues", i),
+                problems.at(convoy.doc, at,
                             f"issue '{issue}' does not carry the prefix '{prefix}-' of rig '{spec['rig']}'")
+            if isinstance(entry, dict) and names is not None:
+                _check_override(convoy, i, entry, spec["rig"], names, problems)
             if spec["paused"]:
                 continue
             other = claimed.setdefault(issue, convoy)
             if other is not convoy:
-                problems.at(convoy.doc, ("spec", "issues", i),
+                problems.at(convoy.doc, at,
                             f"issue '{issue}' is also listed by active convoy '{other.name}' "
                             f"({other.source()}); an issue belongs to one active convoy at a time")
+
+
+def _routing_names(rig: Manifest, routings: dict[str, Manifest],
+                   invalid: set[tuple[str, str]]) -> tuple[str, set[str], set[str]] | None:
+    """The rig's Routing: its name, its models and its agents; None when it cannot be known."""
+    name = rig.spec["routing"]
+    routing = routings.get(name)
+    if routing is not None:
+        return name, set(routing.spec["models"]), set(routing.spec["agents"])
+    if name == "default" and ("Routing", name) not in invalid:
+        from reconciler.model.presets import BUILTIN_ROUTING
+
+        return name, {m.name for m in BUILTIN_ROUTING.models}, {a.name for a in BUILTIN_ROUTING.agents}
+    return None
+
+
+def _check_override(convoy: Manifest, i: int, entry: dict[str, Any], rig: str,
+                    names: tuple[str, set[str], set[str]], problems: _Problems) -> None:
+    """An issue's own model and agent must be declared by its rig's Routing."""
+    routing, models, agents = names
+    for field, declared in (("model", models), ("agent", agents)):
+        wanted = entry[field]
+        if wanted is not None and wanted not in declared:
+            problems.at(convoy.doc, ("spec", "issues", i, field),
+                        f"{field} '{wanted}' is not declared in routing '{routing}' of rig '{rig}' "
+                        f"(declared {field}s: {', '.join(sorted(declared))})")

@@ -145,23 +145,48 @@ def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str,
     The mark is ``"key"`` when the key itself is wrong (an unknown field) and
     ``"node"`` otherwise.
     """
-    errors = sorted(_validator(kind).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
-    for error in errors:
-        pointer: Pointer = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = sorted(error.schema.get("properties", {}))
-            known = set(allowed)
-            for key in error.instance:
-                if key not in known:
-                    hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-                    yield pointer + (key,), "key", f"unknown field '{key}'{hint}", False
-            continue
-        if "propertyNames" in error.relative_schema_path:
-            # The key itself is wrong: point at it, not at the mapping holding it.
-            yield pointer + (str(error.instance),), "key", _message(error, kind), False
-            continue
-        text_wanted = not isinstance(error.instance, str) and wants_text(error.schema, kind)
-        yield pointer, "node", _message(error, kind), text_wanted
+    for error in _by_path(_validator(kind).iter_errors(instance)):
+        yield from _located(error, kind)
+
+
+def _by_path(errors: Any) -> list[Any]:
+    return sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _chosen_alternative(error: Any) -> list[Any]:
+    """Of a value that matched no alternative, the errors of the alternative of its own type
+    (a mapping where a string or a mapping is allowed): those say what is really wrong."""
+    groups: dict[Any, list[Any]] = {}
+    for sub in error.context:
+        groups.setdefault(sub.relative_schema_path[0], []).append(sub)
+    for subs in groups.values():
+        if not any(s.validator == "type" and not s.relative_path for s in subs):
+            return subs
+    return []
+
+
+def _located(error: Any, kind: str) -> Iterator[tuple[Pointer, str, str, bool]]:
+    if error.validator in ("anyOf", "oneOf"):
+        chosen = _chosen_alternative(error)
+        if chosen:
+            for sub in _by_path(chosen):
+                yield from _located(sub, kind)
+            return
+    pointer: Pointer = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        known = set(allowed)
+        for key in error.instance:
+            if key not in known:
+                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+                yield pointer + (key,), "key", f"unknown field '{key}'{hint}", False
+        return
+    if "propertyNames" in error.relative_schema_path:
+        # The key itself is wrong: point at it, not at the mapping holding it.
+        yield pointer + (str(error.instance),), "key", _message(error, kind), False
+        return
+    text_wanted = not isinstance(error.instance, str) and wants_text(error.schema, kind)
+    yield pointer, "node", _message(error, kind), text_wanted
 
 
 def _message(error: Any, kind: str) -> str:
@@ -192,7 +217,7 @@ def apply_defaults(kind: str, instance: Any) -> Any:
 
 
 def _fill(schema: dict[str, Any], value: Any, kind: str) -> Any:
-    schema = resolve(schema, kind)
+    schema = _alternative(resolve(schema, kind), value, kind)
     if isinstance(value, dict) and schema.get("type") == "object":
         props: dict[str, Any] = schema.get("properties", {})
         extra = schema.get("additionalProperties")
@@ -209,3 +234,19 @@ def _fill(schema: dict[str, Any], value: Any, kind: str) -> Any:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_fill(schema["items"], v, kind) for v in value]
     return value
+
+
+_JSON_TYPES: dict[type, str] = {dict: "object", list: "array", str: "string"}
+
+
+def _alternative(schema: dict[str, Any], value: Any, kind: str) -> dict[str, Any]:
+    """Of a schema with alternatives (an issue id, or a mapping with the id), the one of
+    the value's own type, so its defaults are the ones filled in; else the schema itself."""
+    if "type" in schema:
+        return schema
+    wanted = _JSON_TYPES.get(type(value))
+    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
+        sub = resolve(sub, kind)
+        if sub.get("type") == wanted:
+            return sub
+    return schema

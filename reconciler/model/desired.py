@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -73,6 +74,14 @@ class RefineryPolicy:
     gates: tuple[tuple[str, ...], ...]
 
 
+class RigState(str, enum.Enum):
+    """A rig's ``spec.state``."""
+
+    active = "active"  # work
+    parked = "parked"  # start nothing new, stop nothing, nudge no one
+    docked = "docked"  # stop every session; hooks stay
+
+
 @dataclass(frozen=True)
 class RigSpec:
     name: str
@@ -98,14 +107,33 @@ NAME_POOL = (
 
 
 @dataclass(frozen=True)
+class IssueOverride:
+    """One convoy issue's own model, agent or start message (its ``issues`` entry is a mapping).
+
+    ``model`` and ``agent`` take the place of what routing picks; ``message`` is appended to
+    the worker's start prompt. None: not overridden.
+    """
+
+    convoy: str
+    issue: str
+    model: str | None
+    agent: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
 class ConvoySpec:
     name: str
     rig: str
-    issues: tuple[str, ...]
+    issues: tuple[str, ...]  # the ids, in order
     title: str
     parallelism: int
     paused: bool
+    overrides: tuple[IssueOverride, ...]
     source: Source | None = None
+
+    def override(self, issue: str) -> IssueOverride | None:
+        return next((o for o in self.overrides if o.issue == issue), None)
 
 
 class PromptVia(str, enum.Enum):
@@ -156,12 +184,16 @@ class AgentSpec:
         """Process names that mean the agent runs: declared, else the program's own name."""
         return self.process_names or (self.program.rsplit("/", 1)[-1],)
 
-    def start_prompt(self, rig: str, worker: str, issue: str) -> str:
-        """The prompt text with {role}, {rig}, {worker} and {issue} filled in (nothing else)."""
+    def start_prompt(self, rig: str, worker: str, issue: str, message: str | None = None) -> str:
+        """The prompt text with {role}, {rig}, {worker} and {issue} filled in (nothing else), and
+        the issue's own message after it: on a new paragraph as an argument; typed, after a space
+        (a newline typed into a pane would send the prompt early)."""
         values = {"role": f"{rig}/workers/{worker}", "rig": rig, "worker": worker, "issue": issue}
         text = self.prompt
         for key in PROMPT_FIELDS:
             text = text.replace("{" + key + "}", values[key])
+        if message:
+            text += ("\n\n" if self.prompt_via is PromptVia.args else " ") + message
         return text
 
 
@@ -258,6 +290,24 @@ class DesiredState:
 
     def convoys_of(self, rig: str) -> tuple[ConvoySpec, ...]:
         return tuple(c for c in self.convoys if c.rig == rig)
+
+    def listed(self, rig: str) -> Mapping[str, ConvoySpec]:
+        """Each issue of ``rig``'s convoys, with the convoy it is worked in: an active one that
+        lists it, else a paused one."""
+        return self._listed.get(rig, {})
+
+    def override_for(self, rig: str, issue: str) -> IssueOverride | None:
+        """The issue's own model, agent or message, from the convoy it is worked in."""
+        convoy = self.listed(rig).get(issue)
+        return convoy.override(issue) if convoy is not None else None
+
+    @cached_property
+    def _listed(self) -> dict[str, dict[str, ConvoySpec]]:
+        found: dict[str, dict[str, ConvoySpec]] = {}
+        for convoy in sorted(self.convoys, key=lambda c: c.paused):
+            for issue in convoy.issues:
+                found.setdefault(convoy.rig, {}).setdefault(issue, convoy)
+        return found
 
     def counts(self) -> dict[str, int]:
         """Objects per kind, as declared (a Town counts only when a manifest declares it)."""

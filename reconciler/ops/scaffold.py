@@ -46,7 +46,8 @@ spec:
   witness: {{idleAfter: {idle}, maxNudges: 3}}
 """
 
-CONVOY = """\
+# A new convoy, as gt init and gt convoy create write it.
+CONVOY_HEAD = """\
 # yaml-language-server: $schema={schemas}/convoy.schema.json
 # A convoy is a batch of one rig's issues, worked in parallel, started in this order.
 apiVersion: gt/v1
@@ -57,6 +58,8 @@ spec:
   title: {title}
   rig: {rig}
   issues: [{issues}]
+"""
+CONVOY = CONVOY_HEAD + """\
   parallelism: {parallelism}
 """
 
@@ -145,7 +148,7 @@ def init_town(root: Path, *, demo: bool = False) -> InitResult:
     return InitResult(root, tuple(created), demo_rig)
 
 
-def _schemas_for(rel: str) -> str:
+def schemas_for(rel: str) -> str:
     """The town's schemas/ directory as seen from manifest ``rel`` (editors resolve relatively)."""
     return "/".join([".."] * rel.count("/")) + "/schemas"
 
@@ -161,7 +164,7 @@ def _manifests(root: Path, rig: str, repo: str, prefix: str, max_workers: int, i
         "manifests/routing.yaml": (ROUTING, {
             "agent": agent, "agents": agents}),
     }
-    out = {rel: template.format(schemas=_schemas_for(rel), **values)
+    out = {rel: template.format(schemas=schemas_for(rel), **values)
            for rel, (template, values) in files.items()}
     out.update(_schema_files())
     return out

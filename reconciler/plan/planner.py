@@ -130,10 +130,7 @@ class RigPlanner(LivePlanner):
             (f.op, f.issue): replace(f, times=_as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
-        self.listed: dict[str, ConvoySpec] = {}
-        for convoy in sorted(self.convoys, key=lambda c: c.paused):
-            for listed_id in convoy.issues:
-                self.listed.setdefault(listed_id, convoy)
+        self.listed = desired.listed(rig.name)
         self.held, self.extra_hooks = held_hooks(rig.name, obs.issues, sessions)
         # Issues whose live session lost its hook: that session keeps them, nobody else spawns.
         self.session_issues = {s.stamps.issue for w, s in sessions.items()

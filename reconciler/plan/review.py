@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from reconciler.model.actions import Op
-from reconciler.model.desired import ConvoySpec, DesiredState, ModelSpec, RigSpec, RoutingRule
+from reconciler.model.desired import ConvoySpec, DesiredState, IssueOverride
 from reconciler.model.observed import ObservedIssue, ObservedState
 from reconciler.plan.planner import plan
+from reconciler.plan.workers import route
 
 STARTS = (Op.spawn, Op.respawn)
 
@@ -175,6 +176,11 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
     )
     if old.issues != new.issues and set(old.issues) == set(new.issues):
         details = (*details, "issues reordered")
+    own_before = {o.issue: o for o in old.overrides}
+    own_after = {o.issue: o for o in new.overrides}
+    details += tuple(f"{issue}: {_own(own_before.get(issue))} -> {_own(own_after.get(issue))}"
+                     for issue in sorted(own_before.keys() | own_after.keys())
+                     if _own(own_before.get(issue)) != _own(own_after.get(issue)))
     return ConvoyChange(
         new.name,
         new.rig,
@@ -183,6 +189,15 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
         dropped=tuple(i for i in old.issues if i not in new.issues),
         details=details,
     )
+
+
+def _own(override: IssueOverride | None) -> str:
+    """An issue's own model, agent and message, in words."""
+    if override is None:
+        return "routed"
+    parts = [f"model {override.model}" if override.model else "", f"agent {override.agent}" if override.agent else "",
+             f"message {override.message!r}" if override.message else ""]
+    return ", ".join(p for p in parts if p) or "routed"
 
 
 def _text(value: object) -> str:
@@ -254,15 +269,8 @@ def _route_changes(base: DesiredState, head: DesiredState, head_seen: ObservedSt
 
 
 def _route(desired: DesiredState, rig_name: str, issue: ObservedIssue) -> tuple[str, str]:
-    model, rule = _pick(desired, desired.rig(rig_name), issue)
-    return f"{model.name} ({model.agent})", rule.describe() if rule else "default"
-
-
-def _pick(desired: DesiredState, rig: RigSpec, issue: ObservedIssue | None) -> tuple[ModelSpec, RoutingRule | None]:
-    routing = desired.routing_for(rig)
-    if issue is None:
-        return routing.model(routing.default), None
-    return routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
+    model, agent, chosen = route(desired, desired.rig(rig_name), issue.id, issue)
+    return f"{model.name} ({agent.name})", chosen
 
 
 def _costs(
@@ -276,7 +284,7 @@ def _costs(
             found = seen.rig(rig).issue(issue)
             if found is not None and found.status == "closed":
                 continue
-            model, _ = _pick(desired, desired.rig(rig), found)
+            model, _, _ = route(desired, desired.rig(rig), issue, found)
             totals[(convoy, rig)] = totals.get((convoy, rig), 0.0) + model.cost
         return totals
 

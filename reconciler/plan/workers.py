@@ -8,7 +8,7 @@ import posixpath
 from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
-from reconciler.model.desired import NAME_POOL, DesiredState, PromptVia, RigSpec
+from reconciler.model.desired import NAME_POOL, AgentSpec, DesiredState, ModelSpec, PromptVia, RigSpec
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -22,8 +22,6 @@ def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
     while f"w{n}" in taken:
         n += 1
     return f"w{n}"
-
-
 
 
 def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd: str, branch: str) -> str:
@@ -40,9 +38,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
     manifests declare, so moving the program on disk is not drift.
     """
-    routing = desired.routing_for(rig)
-    model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
-    agent = routing.agent(model.agent)
+    override = desired.override_for(rig.name, issue.id)
+    model, agent, chosen = route(desired, rig, issue.id, issue)
     repo = rig_repo_path(desired, rig)
     worktree = TownPaths(desired.root).worktree(rig.name, worker)
     branch = f"gt/{worker}/{issue.id}"
@@ -62,11 +59,10 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         "BD_ACTOR": role,
     }
     env_pairs = tuple(sorted(env.items()))
-    prompt = agent.start_prompt(rig.name, worker, issue.id)
+    prompt = agent.start_prompt(rig.name, worker, issue.id, override.message if override else None)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
     command = ((program,) + declared[1:]) if program else declared
-    chosen = rule.describe() if rule else "default"
     return WorkerSpec(
         rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
         repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
@@ -74,3 +70,24 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         fingerprint=fingerprint(declared, env_pairs, worktree, branch), nudge=agent.nudge,
         beads_dir=beads_dir, prompt=prompt if agent.prompt_via is PromptVia.type else "",
     )
+
+
+def route(desired: DesiredState, rig: RigSpec, issue_id: str,
+          issue: ObservedIssue | None) -> tuple[ModelSpec, AgentSpec, str]:
+    """The model and agent an issue runs on, and what chose them (for plans and --why): the
+    issue's own model and agent from its convoy, else the routing rules (the default model for
+    an issue the store does not have)."""
+    routing = desired.routing_for(rig)
+    override = desired.override_for(rig.name, issue_id)
+    if issue is None:
+        model, rule = routing.model(routing.default), None
+    else:
+        model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
+    chosen = rule.describe() if rule else "default"
+    if override is not None and override.model is not None:  # the convoy's word beats the rules
+        model, chosen = routing.model(override.model), f"override in convoy {override.convoy}"
+    agent = routing.agent(model.agent)
+    if override is not None and override.agent is not None:
+        agent = routing.agent(override.agent)
+        chosen += f"; agent {override.agent} by override in convoy {override.convoy}"
+    return model, agent, chosen

@@ -1,0 +1,148 @@
+"""How far a convoy has come, issue by issue: the one reading gt status and gt convoy share.
+
+Pure: a convoy and its rig as observed in, the state of each issue out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from reconciler.model.desired import ConvoySpec
+from reconciler.model.observed import (
+    DONE_LABEL,
+    HELD_STATUSES,
+    MERGE_FAILED_LABEL,
+    ObservedIssue,
+    ObservedRig,
+    worker_of,
+)
+
+
+class IssueState(str, enum.Enum):
+    """Where one issue of a convoy is, in the order work moves through."""
+
+    waiting = "waiting"  # open and ready: starts when a worker is free
+    blocked = "blocked"  # waits for the issues that block it
+    hooked = "hooked"  # on a hook; its worker has not picked it up yet (or someone else holds it)
+    working = "working"  # its worker works it (in progress)
+    done = "done"  # its worker reported it done: waiting for the refinery to merge it
+    merged = "merged"  # merged and closed
+    missing = "missing"  # not in the rig's store
+    unknown = "unknown"  # the rig's store could not be read
+
+
+@dataclass(frozen=True)
+class IssueProgress:
+    id: str
+    state: IssueState
+    title: str = ""
+    worker: str | None = None  # the gt worker whose hook holds it
+    assignee: str | None = None  # who holds it, as Beads says
+    blocked_by: tuple[str, ...] = ()
+    status: str = ""  # its Beads status
+    merge_failed: bool = False
+
+    def describe(self, rig: str) -> str:
+        """The state in words: 'blocked by dm-parser', 'working (demo/nux)'."""
+        who = f"{rig}/{self.worker}" if self.worker else (self.assignee or "")
+        match self.state:
+            case IssueState.blocked:
+                return f"blocked by {', '.join(self.blocked_by)}" if self.blocked_by else "blocked"
+            case IssueState.hooked:
+                return f"hooked to {who}"
+            case IssueState.working:
+                return f"working ({who})" + ("; its last merge failed" if self.merge_failed else "")
+            case IssueState.done:
+                return f"done ({who}): reported, waiting for the merge"
+            case IssueState.merged:
+                return "merged (closed)"
+            case IssueState.waiting if self.status and self.status != "open":
+                return f"waiting (status {self.status})"
+            case IssueState.missing:
+                return "missing: not in the rig's Beads store"
+            case IssueState.unknown:
+                return "unknown: the rig's store could not be read"
+        return str(self.state.value)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "title": self.title, "state": self.state.value, "worker": self.worker,
+                "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status}
+
+
+ON_A_WORKER = frozenset({IssueState.hooked, IssueState.working, IssueState.done})
+
+
+@dataclass(frozen=True)
+class ConvoyProgress:
+    name: str
+    rig: str
+    title: str
+    paused: bool
+    issues: tuple[IssueProgress, ...]
+    error: str | None = None  # the rig's store could not be read
+
+    @property
+    def total(self) -> int:
+        return len(self.issues)
+
+    @property
+    def merged(self) -> int:
+        return sum(1 for i in self.issues if i.state is IssueState.merged)
+
+    @property
+    def working(self) -> int:
+        """Issues on a gt worker's hook (hooked, working, or done and waiting for the merge)."""
+        return sum(1 for i in self.issues if i.state in ON_A_WORKER and i.worker)
+
+    @property
+    def landed(self) -> bool:
+        """Every issue merged and closed."""
+        return bool(self.issues) and self.merged == self.total
+
+    def counts(self) -> dict[str, int]:
+        """How many issues are in each state (every state named, 0 included)."""
+        found = Counter(i.state for i in self.issues)
+        return {state.value: found[state] for state in IssueState}
+
+    def summary(self) -> dict[str, int]:
+        """gt status's figures: done (merged), working (on a worker), waiting (the rest), total."""
+        return {"done": self.merged, "working": self.working,
+                "waiting": self.total - self.merged - self.working, "total": self.total}
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "rig": self.rig, "title": self.title, "paused": self.paused,
+                "landed": self.landed, "total": self.total, "counts": self.counts(), "error": self.error,
+                "issues": [i.as_dict() for i in self.issues]}
+
+
+def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None) -> IssueProgress:
+    """One issue's state, from what its rig's store says."""
+    if issue is None:
+        return IssueProgress(issue_id, IssueState.missing)
+    base = IssueProgress(issue.id, IssueState.waiting, issue.title, worker_of(rig, issue.assignee),
+                         issue.assignee, issue.blocked_by, issue.status, MERGE_FAILED_LABEL in issue.labels)
+    if issue.status == "closed":
+        state = IssueState.merged
+    elif issue.status in HELD_STATUSES:
+        if base.worker and DONE_LABEL in issue.labels:
+            state = IssueState.done
+        elif base.worker and issue.status == "in_progress":
+            state = IssueState.working
+        else:
+            state = IssueState.hooked
+    elif issue.blocked_by or issue.status == "blocked":
+        state = IssueState.blocked
+    else:
+        return base
+    return replace(base, state=state)
+
+
+def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
+    """Each issue of ``convoy``, in its order, as ``rig``'s store has it."""
+    if rig.error is not None:
+        issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
+    else:
+        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i)) for i in convoy.issues)
+    return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)
