@@ -161,7 +161,7 @@ def make_town(root: Path, shape: Shape, socket: str, seed: int = 7) -> Path:
             share = shape.workers_per_rig // len(mine) + (1 if k < shape.workers_per_rig % len(mine) else 0)
             (manifests / "convoys" / f"c{index:02d}.yaml").write_text(CONVOY.format(
                 name=f"c{index:02d}", rig=name, issues=", ".join(part), parallelism=share))
-    (root / ".gitignore").write_text(".gt/\nrigs/\n")
+    (root / ".gitignore").write_text("/.gt/\n/rigs/\n")  # anchored: manifests/rigs/ is committed
     git("init", "-q", "-b", "main", cwd=root)
     git("add", "-A", cwd=root)
     git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "town", cwd=root)

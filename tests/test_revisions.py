@@ -269,3 +269,16 @@ def test_commits_go_to_the_repository_that_holds_the_town(in_tmp: Path) -> None:
     assert not (town / ".git").exists()
     logged = git(in_tmp, "log", "-1", "--name-only", "--format=%s").split()
     assert logged == ["a", "manifest", "ops/town/manifests/x.yaml"]
+
+
+def test_shutdown_works_while_the_newest_commit_is_invalid(demo_town: Path) -> None:
+    agent_env(demo_town, GT_DEMO_MODE="idle")
+    commit_all(demo_town, "idle agents")
+    assert gt("apply", "--yes")[0] == 0 and live_issues(demo_town) == WORKING
+    rig = rig_file(demo_town)
+    rig.write_text(rig.read_text().replace("max: 3", "max: -1"))
+    commit_all(demo_town, "oops")
+    assert gt("diff")[0] == 2
+    code, out, err = gt("shutdown", "--grace", "1")
+    assert code == 0 and "3 sessions stopped" in out, out + err
+    assert live_issues(demo_town) == {}

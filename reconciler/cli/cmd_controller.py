@@ -131,7 +131,8 @@ def shutdown(
     Worktrees stay too, so gt start resumes the same work.
     """
     from reconciler.clients.lock import TownLock, holder_alive
-    from reconciler.loop.town import Town
+    from reconciler.clients.tmux_runtime import TmuxRuntime
+    from reconciler.loop.town import town_socket
 
     s = settings(ctx)
     root = s.town_root()
@@ -139,8 +140,7 @@ def shutdown(
     if pid and pid > 0:
         os.kill(pid, signal.SIGTERM)
     with TownLock(root, "shutdown").acquire(wait=30.0):
-        town = Town.load(root)
-        stopped = town.runtime.terminate(grace)
+        stopped = TmuxRuntime(town_socket(root)).terminate(grace)
     s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
            f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
 
@@ -163,7 +163,7 @@ def nudge(
     from reconciler.model.desired import DEFAULT_NUDGE
 
     s = settings(ctx)
-    town = Town.load(s.town_root())
+    town = Town.load_applied(s.town_root())
     rig, _, name = worker.partition("/")
     session = next((x for x in town.runtime.sessions()
                     if x.stamps.rig == rig and x.stamps.worker == name), None)
@@ -193,7 +193,7 @@ def rig_reset(ctx: typer.Context, rig: Annotated[str, typer.Argument(metavar="RI
 
     s = settings(ctx)
     root = s.town_root()
-    declared = [r.name for r in load_applied(root).rigs]
+    declared = [r.name for r in load_applied(root)[1].rigs]
     if rig not in declared:
         raise UsageError(f"rig {rig!r} is not declared (declared rigs: {', '.join(declared) or 'none'})")
     forgotten = history.reset(root, rig)

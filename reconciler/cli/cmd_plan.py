@@ -263,6 +263,6 @@ def attach(
     rig, _, name = worker.partition("/")
     if not rig or not name:
         raise UsageError(f"{worker!r}: expected RIG/WORKER, e.g. demo/nux")
-    desired = load_applied(settings(ctx).town_root())
+    _, desired = load_applied(settings(ctx).town_root())
     tmux = shutil.which("tmux") or "tmux"
     os.execvp(tmux, [tmux, "-L", desired.socket, "attach-session", "-t", f"={session_name(rig, name)}"])

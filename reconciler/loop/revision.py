@@ -76,19 +76,19 @@ def load_at(root: Path, rev: str | None = None, *, worktree: bool = False,
         raise ManifestError(exc.problems, str(revision) if revision.commit else "") from None
 
 
-def load_applied(root: Path) -> DesiredState:
+def load_applied(root: Path) -> tuple[Revision, DesiredState]:
     """The desired state the controller applies (its status names the commit), else HEAD's: what a
-    worker's own gt commands, gt attach and gt rig reset must agree with."""
+    worker's own gt commands, gt attach, gt nudge, gt shutdown and gt rig reset must agree with."""
     from reconciler.clients.status_file import read_status
 
     applied = ((read_status(root) or {}).get("controller") or {}).get("source") or {}
     commit = applied.get("commit") if isinstance(applied, dict) else None
     if isinstance(commit, str) and commit:
         try:
-            return load_at(root, commit)[1]
+            return load_at(root, commit)
         except RevisionError:
             pass  # the commit is gone (a rewritten history): HEAD is the best guess
-    return load_at(root)[1]
+    return load_at(root)
 
 
 def uncommitted_warning(root: Path, revision: Revision) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory, default_stores
 from reconciler.errors import ReconcilerError
-from reconciler.loop.revision import ON_DISK, Revision, load_at
+from reconciler.loop.revision import ON_DISK, Revision, load_applied, load_at
 from reconciler.manifests.loader import ManifestCache
 from reconciler.model.actions import Action, Plan
 from reconciler.model.desired import DesiredState
@@ -48,6 +48,15 @@ class Town:
              worktree: bool = False) -> Town:
         """The town at ``rev`` (default: the commit checked out), or as on disk with ``worktree``."""
         revision, desired = load_at(root, rev, worktree=worktree, cache=manifests)
+        from reconciler.clients.tmux_runtime import TmuxRuntime
+
+        return cls(root, desired, TmuxRuntime(desired.socket), stores, revision)
+
+    @classmethod
+    def load_applied(cls, root: Path, stores: StoreFactory = default_stores) -> Town:
+        """The town at the commit the controller applies (else HEAD): for commands that act on its
+        sessions now (gt nudge), which must not see a commit it has not applied."""
+        revision, desired = load_applied(root)
         from reconciler.clients.tmux_runtime import TmuxRuntime
 
         return cls(root, desired, TmuxRuntime(desired.socket), stores, revision)
@@ -93,6 +102,19 @@ class Town:
         if repo is None or self.revision.commit is None:
             return manifests_digest(self.root / "manifests")
         return repo.manifests_tree(self.revision.commit)
+
+
+def town_socket(root: Path) -> str:
+    """The town's tmux socket, even while its manifests are invalid (gt shutdown must still work):
+    from the commit applied, else HEAD, else the files, else derived from the town's path."""
+    for worktree in (False, True):
+        try:
+            return (load_at(root, worktree=True) if worktree else load_applied(root))[1].socket
+        except ReconcilerError:
+            continue
+    from reconciler.manifests.build import default_town
+
+    return DesiredState(default_town(root.resolve().name), root=str(root.resolve())).socket
 
 
 def manifests_digest(directory: Path) -> str:

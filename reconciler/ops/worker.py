@@ -73,7 +73,7 @@ def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside
 
     worktree = Path(TownPaths(str(town)).worktree(rig_name, worker))
     try:
-        desired = load_applied(town)
+        _, desired = load_applied(town)
     except ReconcilerError:
         if not env.get("GT_BEADS_DIR"):
             raise
