@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from reconciler.clients.git_tree import TownRepository
-from reconciler.loop.revision import revision_lines, revision_status
+from reconciler.loop.commits import revision_lines, revision_status
 
 from .conftest import commit_all, wait_for, write_tree
 from .manifest_texts import CONVOY, RIG

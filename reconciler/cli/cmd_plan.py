@@ -84,7 +84,8 @@ def diff(
         raise UsageError("--head needs --base: the revision the change is reviewed against")
     town = _town(ctx, rev, worktree)
     plan, _ = town.plan(time.time(), prune=prune, backoff=False, digest=out is not None)
-    data = plan.to_dict() | {"revision": town.revision.as_dict()}
+    # As data only when it is written out: turning 200 actions into dicts costs as much as planning.
+    data = plan.to_dict() | {"revision": town.revision.as_dict()} if s.json or out is not None else {}
     if out is not None:
         from reconciler.clients.files import write_atomic
 

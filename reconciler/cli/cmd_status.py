@@ -77,7 +77,7 @@ def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
     """The controller's status when one runs and wrote it; else what is observed now, saying why."""
     from reconciler.clients.lock import holder_alive
     from reconciler.clients.status_file import read_status_file, status_path
-    from reconciler.loop.revision import revision_lines, revision_status
+    from reconciler.loop.commits import revision_lines, revision_status
 
     alive = holder_alive(root)
     pid = alive if alive and alive > 0 else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.errors import ReconcilerError
-from reconciler.manifests.loader import LINK_REFUSED, ManifestFile, display_path, is_manifest_name
+from reconciler.manifests.files import LINK_REFUSED, ManifestFile, display_path, is_manifest_name
 
 MANIFESTS = "manifests"
 _SYMLINK, _SUBMODULE = "120000", "160000"

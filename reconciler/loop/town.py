@@ -118,7 +118,7 @@ def town_socket(root: Path) -> str:
 
 
 def manifests_digest(directory: Path) -> str:
-    from reconciler.manifests.loader import manifest_files
+    from reconciler.manifests.files import manifest_files
 
     h = hashlib.sha256()
     for path in manifest_files(directory):

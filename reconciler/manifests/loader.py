@@ -6,7 +6,6 @@ each one points at the line and column of the node that causes it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +14,16 @@ from typing import Any, Protocol
 from reconciler.errors import ManifestError, ManifestProblem
 from reconciler.manifests import build
 from reconciler.manifests.build import issue_id
+from reconciler.manifests.files import (
+    LINK_REFUSED,
+    ManifestFile,
+    display_path,
+    manifest_files,
+)
 from reconciler.manifests.schemas import KIND_FILES, apply_defaults, iter_schema_errors
 from reconciler.manifests.yamlsource import MAX_BYTES, Document, Pointer, read_documents, render_pointer, too_large
 from reconciler.model.desired import DesiredState, Source
 from reconciler.model.patterns import PatternError, compiled
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
-# A link would be read on disk but not in a commit, where gt applies manifests from: refused in both.
-LINK_REFUSED = "a symbolic link: manifests are read from commits, where links are not followed; commit the file itself"
 
 
 @dataclass
@@ -53,38 +54,6 @@ class _Problems:
         self.items.append(
             ManifestProblem(doc.path, mark.line, mark.col, render_pointer(pointer), message)
         )
-
-
-def manifest_files(directory: Path) -> list[Path]:
-    """Every *.yaml / *.yml below ``directory``, in a stable order; hidden entries skipped."""
-    found = []
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if is_manifest_name(name):
-                found.append(Path(root) / name)
-    return found
-
-
-def is_manifest_name(name: str) -> bool:
-    return name.endswith(MANIFEST_SUFFIXES) and not name.startswith(".")
-
-
-def display_path(path: Path) -> str:
-    """The path as a user would type it: relative to the cwd when below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-@dataclass(frozen=True)
-class ManifestFile:
-    """One manifest of a source: the name errors give it, and what identifies its content."""
-
-    shown: str
-    version: object  # the same version means the same content: a stat, a Git blob id, a text's hash
-    size: int
 
 
 class ManifestSource(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
 MERGE_FAILED_LABEL = "gt:merge-failed"  # set by the refinery in place of DONE_LABEL when a merge fails
@@ -153,7 +154,15 @@ class ObservedRig:
     worktrees: tuple[ObservedWorktree, ...] = ()
 
     def issue(self, issue_id: str) -> ObservedIssue | None:
-        return next((i for i in self.issues if i.id == issue_id), None)
+        return self._by_id.get(issue_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, ObservedIssue]:
+        """Built once: status looks up every convoy issue of every rig, each pass."""
+        found: dict[str, ObservedIssue] = {}
+        for issue in self.issues:
+            found.setdefault(issue.id, issue)  # the first, as a scan would find
+        return found
 
 
 @dataclass(frozen=True)
