@@ -244,3 +244,26 @@ def test_two_rigs_whose_workers_would_share_a_session_are_refused(in_tmp: Path) 
     assert "'gt-a-b-c'" in problem.message and "(manifests/a.yaml:3:" in problem.message
     (in_tmp / "manifests/a.yaml").write_text(rig.format(name="a", extra="  workers: {names: [b, d]}\n"))
     assert sorted(r.name for r in load_desired_state(in_tmp / "manifests").rigs) == ["a", "a-b"]
+
+
+def test_errors_in_a_long_issue_list_point_at_the_right_item(in_tmp: Path) -> None:
+    """Plain ids are checked without jsonschema's per-item cost; what is wrong is still reported at
+    its own line and column, whatever its place in the list."""
+    ids = [f"cs-a{n}" for n in range(40)]
+    block = "".join(f"    - {i}\n" for i in ids)
+    bad = block.replace("    - cs-a29\n", "    - cs-A29\n").replace("    - cs-a33\n", "    - {id: cs-a33, modle: x}\n")
+    convoy = CONVOY.replace("  issues: [cs-login, cs-session]\n", "  issues:\n" + bad)
+    write_tree(in_tmp, {"manifests/rig.yaml": RIG, "manifests/convoy.yaml": convoy})
+    with pytest.raises(ManifestError) as err:
+        load_desired_state(in_tmp / "manifests")
+    found = [(p.pointer, p.line) for p in err.value.problems]
+    assert found == [("$.spec.issues[29]", 37), ("$.spec.issues[33].modle", 41)], found
+    repeated = CONVOY.replace("  issues: [cs-login, cs-session]\n", "  issues:\n" + block + "    - cs-a7\n")
+    (in_tmp / "manifests/convoy.yaml").write_text(repeated)
+    with pytest.raises(ManifestError) as err:
+        load_desired_state(in_tmp / "manifests")
+    assert any("non-unique" in p.message or "twice" in p.message or "more than once" in p.message
+               for p in err.value.problems), [str(p) for p in err.value.problems]
+    (in_tmp / "manifests/convoy.yaml").write_text(CONVOY.replace("  issues: [cs-login, cs-session]\n",
+                                                                  "  issues:\n" + block))
+    assert len(load_desired_state(in_tmp / "manifests").convoys[0].issues) == 40

@@ -145,8 +145,66 @@ def iter_schema_errors(kind: str, instance: Any) -> Iterator[tuple[Pointer, str,
     The mark is ``"key"`` when the key itself is wrong (an unknown field) and
     ``"node"`` otherwise.
     """
+    instance, moved = _without_plain_items(kind, instance)
     for error in _by_path(_validator(kind).iter_errors(instance)):
-        yield from _located(error, kind)
+        for pointer, where, message, text_wanted in _located(error, kind):
+            yield _moved_back(pointer, moved), where, message, text_wanted
+
+
+# Long lists whose items are mostly plain strings (a convoy's issue ids) cost jsonschema an
+# `anyOf` evaluation each. Items that are strings and pass the string alternative checked here
+# directly (the same type, pattern and length), when unique, are left out of what jsonschema
+# sees but one, which keeps minItems honest; everything else is validated by jsonschema as usual.
+_PLAIN_LISTS: dict[str, tuple[str, ...]] = {"Convoy": ("spec", "issues")}
+
+
+@cache
+def _plain_check(kind: str) -> Any:
+    import re
+
+    at = _PLAIN_LISTS.get(kind)
+    if at is None:
+        return None
+    node: dict[str, Any] = bundled_schema_cached(kind)
+    for key in at:
+        node = resolve(node, kind)["properties"][key]
+    alternatives = resolve(node, kind)["items"].get("anyOf") or []
+    plain = resolve(alternatives[0], kind) if alternatives else {}
+    if plain.get("type") != "string" or set(plain) - {"type", "pattern", "maxLength", "title", "description"}:
+        return None
+    pattern = re.compile(_anchored(plain["pattern"])) if "pattern" in plain else None
+    longest = plain.get("maxLength")
+    return lambda v: isinstance(v, str) and (longest is None or len(v) <= longest) and \
+        (pattern is None or pattern.search(v) is not None)
+
+
+Moved = tuple[tuple[str, ...], list[int]]  # the list's pointer, and where each item it kept was
+
+
+def _without_plain_items(kind: str, instance: Any) -> tuple[Any, Moved | None]:
+    """``instance`` with the plain items of its long list left out, and where each kept item was."""
+    check, at = _plain_check(kind), _PLAIN_LISTS.get(kind)
+    if check is None or at is None or not isinstance(instance, dict):
+        return instance, None
+    spec: Any = instance.get(at[0])
+    items = spec.get(at[1]) if isinstance(spec, dict) else None
+    if not isinstance(items, list) or len(items) < 2:
+        return instance, None
+    plain = [i for i, v in enumerate(items) if check(v)]
+    if len({items[i] for i in plain}) != len(plain):
+        return instance, None  # a repeated id: jsonschema says where
+    kept = [i for i in range(len(items)) if i not in set(plain)] + plain[:1]
+    kept.sort()
+    return {**instance, at[0]: {**spec, at[1]: [items[i] for i in kept]}}, (at, kept)
+
+
+def _moved_back(pointer: Pointer, moved: Moved | None) -> Pointer:
+    if moved is None:
+        return pointer
+    at, kept = moved
+    n = len(at)
+    index = pointer[n] if pointer[:n] == at and len(pointer) > n else None
+    return (*at, kept[index], *pointer[n + 1:]) if isinstance(index, int) else pointer
 
 
 def _by_path(errors: Any) -> list[Any]:
