@@ -26,6 +26,7 @@ from reconciler.clients.stores import StoreFactory
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
+from reconciler.model.mail import MESSAGE_ISSUE_TYPE, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -192,6 +193,8 @@ class Executor:
                                                        "the new commits land next")
         if issue.status != "closed":
             store.close(action.issue, f"merged as {landed[:12]} into {rig.branch}")
+            self._mail(action, MessageType.MERGED, f"MERGED: {action.issue} {issue.title}",
+                       f"{spec.branch} landed on {rig.branch} as {landed[:12]}.")
         crash_point("merge:closed")
         merges.forget(root, action.rig, action.issue)
         detail = f"{spec.branch} -> {rig.branch} at {landed[:12]}"
@@ -239,6 +242,8 @@ class Executor:
         except TerminalError as exc:
             # Take the done mark off so the next pass does not retry the same failure.
             self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
+            self._mail(action, MessageType.MERGE_FAILED, f"MERGE_FAILED: {action.issue} {title}",
+                       f"{spec.branch} did not land on {rig.branch}:\n{exc}")
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
 
     def _prune(self, action: Action) -> Outcome:
@@ -288,10 +293,20 @@ class Executor:
         mail = self.mail_store().create(
             f"HELP: {action.subject} is stuck on {action.issue}",
             description=f"{action.why}\n\nsession: {action.session}\nattach: gt attach {action.subject}",
-            issue_type="message", assignee=town.overseer,
-            labels=["gt:message", f"from:{action.rig}/witness", "msg-type:HELP"])
+            issue_type=MESSAGE_ISSUE_TYPE, assignee=town.overseer,
+            labels=Envelope(witness_of(action.rig), MessageType.HELP).labels())
         self.runtime.stamp(action.session, {"help": mail.id})
         return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
+
+    def _mail(self, action: Action, kind: MessageType, subject: str, body: str) -> None:
+        """Tell the worker what the refinery did with its branch. Best effort: a mail that cannot be
+        written (a full disk) never undoes or fails a merge."""
+        try:
+            self.mail_store().create(subject, description=body, issue_type=MESSAGE_ISSUE_TYPE,
+                                     assignee=role_of(action.rig, action.worker),
+                                     labels=Envelope(refinery_of(action.rig), kind).labels())
+        except (ReconcilerError, OSError):
+            log.warning("refinery mail not sent", exc_info=True)
 
     def mail_store(self) -> IssueStore:
         """The town's own store (.beads/ at the town root), where mail lives."""

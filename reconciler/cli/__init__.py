@@ -29,7 +29,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig")),
     ("Look after workers", ("attach", "nudge", "doctor")),
-    ("Inside a worker", ("prime", "hook", "done")),
+    ("Inside a worker", ("prime", "hook", "done", "mail")),
     ("Reference", ("schema",)),
 )
 
@@ -196,6 +196,7 @@ from reconciler.cli import (
     cmd_convoy,
     cmd_demo,
     cmd_init,
+    cmd_mail,
     cmd_plan,
     cmd_rig,
     cmd_status,
@@ -210,6 +211,7 @@ __all__ = [
     "cmd_convoy",
     "cmd_demo",
     "cmd_init",
+    "cmd_mail",
     "cmd_plan",
     "cmd_rig",
     "cmd_status",

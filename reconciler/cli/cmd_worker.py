@@ -59,16 +59,36 @@ def hook(
 
 @app.command(cls=GtCommand)
 @maps_errors
-def done(ctx: typer.Context, output: OutputOption = None) -> None:
-    """Report the hooked issue ready to merge (inside a worker).
+def done(
+    ctx: typer.Context,
+    status: Annotated[
+        str, typer.Option("--status", metavar="STATUS", help="completed (default), escalated or deferred.")
+    ] = "completed",
+    message: Annotated[
+        str, typer.Option("--message", "-m", metavar="NOTE", help="A note: what was done, or why not.")
+    ] = "",
+    output: OutputOption = None,
+) -> None:
+    """Report the hooked issue (inside a worker): completed, escalated or deferred.
 
-    Commit your work first.
+    completed: ready to merge (commit your work first: a worktree with uncommitted changes is
+    refused), WORKER_DONE mailed to the refinery. escalated: HELP mailed to the overseer, the
+    hook kept. deferred: the issue given back with the reason in --message.
     """
-    from reconciler.ops.worker import context, report_done
+    from reconciler.errors import UsageError
+    from reconciler.ops.worker import DoneStatus, context, report_done
 
     s = settings(ctx, output)
-    issue = report_done(context(None, None))
+    if status not in DoneStatus.__members__:
+        raise UsageError(f"--status {status!r}: one of {', '.join(DoneStatus.__members__)}")
+    report = report_done(context(None, None), DoneStatus(status), message)
+    issue = report.issue
     if s.json:
-        typer.echo(json.dumps({"issue": issue.id, "done": True}))
+        typer.echo(json.dumps({"issue": issue.id, "status": report.status.value, "mail": report.mail,
+                               "done": report.status is DoneStatus.completed}))
+    elif report.status is DoneStatus.completed:
+        s.echo(f"{issue.id} reported done; the refinery merges it on the next pass (mail {report.mail})")
+    elif report.status is DoneStatus.escalated:
+        s.echo(f"{issue.id} escalated: HELP mailed to the overseer ({report.mail}); it stays on your hook")
     else:
-        s.echo(f"{issue.id} reported done; the refinery merges it on the next pass")
+        s.echo(f"{issue.id} deferred and given back ({report.mail}); nothing is on your hook now")

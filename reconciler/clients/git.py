@@ -272,11 +272,17 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           env=os.environ | {"GIT_OPTIONAL_LOCKS": "0"})
 
 
+def dirty_paths(path: Path) -> tuple[str, ...]:
+    """Files of a worktree that differ from its last commit (untracked ones included)."""
+    status = _git(path, "status", "--porcelain", "--untracked-files=all")
+    if status.returncode != 0:
+        return ("(git status failed)",)
+    return tuple(line[3:] for line in status.stdout.splitlines() if line.strip())
+
+
 def examine(path: Path, repo: Path, branch: str, base: str) -> ObservedWorktree:
     """Dirty paths, commits ahead, and whether merging the branch would change nothing."""
-    status = _git(path, "status", "--porcelain", "--untracked-files=all")
-    dirty = tuple(line[3:] for line in status.stdout.splitlines() if line.strip()) \
-        if status.returncode == 0 else ("(git status failed)",)
+    dirty = dirty_paths(path)
     if branch == DETACHED:
         return ObservedWorktree(path.name, str(path), branch, dirty, None, False)
     ahead_run = _git(repo, "rev-list", "--count", f"{base}..{branch}")

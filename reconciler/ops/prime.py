@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.clients.beads import Issue
 from reconciler.ops.worker import WorkerContext, hook_of, unread_mail
 
 STEPS = (
@@ -20,10 +19,6 @@ NO_HOOK_STEPS = (
     ("Nothing is on your hook: there is no work for you right now. Stop and wait; "
     "you will be nudged when there is."),
 )
-
-
-def _label(issue: Issue, prefix: str) -> str:
-    return next((x[len(prefix):] for x in issue.labels if x.startswith(prefix)), "")
 
 
 def prime_document(ctx: WorkerContext) -> dict[str, Any]:
@@ -48,8 +43,7 @@ def prime_document(ctx: WorkerContext) -> dict[str, Any]:
             "design": hook.design,
             "acceptanceCriteria": hook.acceptance_criteria,
         },
-        "mail": [{"id": m.id, "from": _label(m, "from:"), "type": _label(m, "msg-type:"),
-                  "title": m.title} for m in mail],
+        "mail": [{"id": m.id, "from": m.sender, "type": m.kind.value, "title": m.subject} for m in mail],
         "steps": [s.format(base=ctx.base_branch) for s in steps],
     }
 

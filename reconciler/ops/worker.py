@@ -7,17 +7,21 @@ manifests say (embedded file or bd), so a worker never writes behind bd's back.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.clients.beads import Issue, IssueStore
+
+if TYPE_CHECKING:
+    from reconciler.ops.mail import Message
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.model.mail import MessageType, refinery_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, WORKER_NAME, role_of
 from reconciler.model.paths import TownPaths
-
-MESSAGE_LABEL = "gt:message"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class WorkerContext:
     mail: IssueStore | None
     session_issue: str = ""  # the issue the session was started for (GT_ISSUE), when inside one
     inside: bool = False  # called from the worker's own session
+    overseer: str = "overseer"  # the Town's address for HELP
 
     @property
     def role(self) -> str:
@@ -90,7 +95,7 @@ def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside
     store = default_stores(desired, rig, actor=role_of(rig_name, worker))
     mail = town_store(desired, actor=role_of(rig_name, worker))
     return WorkerContext(town, rig_name, worker, worktree, rig.branch, store, mail,
-                         env.get("GT_ISSUE", ""), inside)
+                         env.get("GT_ISSUE", ""), inside, desired.town.overseer)
 
 
 def hook_of(ctx: WorkerContext) -> Issue | None:
@@ -109,18 +114,63 @@ def take_hook(ctx: WorkerContext) -> Issue | None:
     return issue
 
 
-def report_done(ctx: WorkerContext) -> Issue:
-    """Mark the hooked issue ready to merge; the refinery lands the branch on the next pass."""
+class DoneStatus(enum.StrEnum):
+    completed = "completed"  # ready to merge
+    escalated = "escalated"  # stuck: HELP to the overseer, the hook kept
+    deferred = "deferred"  # not now: the hook released, with the reason
+
+
+@dataclass(frozen=True)
+class DoneReport:
+    issue: Issue
+    status: DoneStatus
+    mail: str  # the id of the message sent
+
+
+def report_done(ctx: WorkerContext, status: DoneStatus = DoneStatus.completed, message: str = "") -> DoneReport:
+    """What ``gt done`` does from inside a worker. ``completed`` refuses while the worktree holds
+    uncommitted changes (the refinery merges commits only), labels the issue ready to merge and
+    mails WORKER_DONE to the rig's refinery; ``escalated`` mails HELP to the overseer and keeps the
+    hook; ``deferred`` gives the issue back (status deferred, no assignee) with the reason."""
+    from reconciler.clients.git import dirty_paths
+    from reconciler.ops.mail import send
+
     issue = hook_of(ctx)
     if issue is None:
         raise UsageError(f"nothing is hooked to {ctx.role}: nothing to report done")
-    return ctx.store.update(issue.id, add_labels=[DONE_LABEL], remove_labels=[MERGE_FAILED_LABEL])
+    if ctx.mail is None:
+        raise UsageError("the town's mail store cannot be opened: fix the manifests first")
+    note = message.strip()
+    if status is DoneStatus.completed:
+        dirty = dirty_paths(ctx.worktree) if ctx.worktree.is_dir() else ()
+        if dirty:
+            shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+            raise UsageError(f"{ctx.worktree} has uncommitted changes ({shown}): commit them (or remove "
+                             "them), then run gt done again; the refinery merges commits only")
+        issue = ctx.store.update(issue.id, add_labels=[DONE_LABEL], remove_labels=[MERGE_FAILED_LABEL])
+        sent = send(ctx.mail, to=refinery_of(ctx.rig), sender=ctx.role, kind=MessageType.WORKER_DONE,
+                    subject=f"WORKER_DONE: {issue.id} {issue.title}", body=note)
+    elif status is DoneStatus.escalated:
+        overseer = ctx.overseer
+        sent = send(ctx.mail, to=overseer, sender=ctx.role, kind=MessageType.HELP,
+                    subject=f"HELP: {ctx.role} needs a hand with {issue.id}",
+                    body=f"{note or '(no message)'}\n\nissue: {issue.id} {issue.title}\n"
+                         f"attach: gt attach {ctx.rig}/{ctx.worker}")
+    else:
+        if not note:
+            raise UsageError("--status deferred needs --message: the reason, for whoever picks it up")
+        issue = ctx.store.update(issue.id, status="deferred", assignee=None, remove_labels=[DONE_LABEL])
+        sent = send(ctx.mail, to=ctx.overseer, sender=ctx.role, kind=MessageType.MESSAGE,
+                    subject=f"deferred: {issue.id} {issue.title}", body=note)
+    return DoneReport(issue, status, sent.id)
 
 
-def unread_mail(ctx: WorkerContext) -> list[Issue]:
+def unread_mail(ctx: WorkerContext) -> list[Message]:
+    from reconciler.ops.mail import inbox
+
     if ctx.mail is None:
         return []
     try:
-        return ctx.mail.list(label=MESSAGE_LABEL, assignee=ctx.role, status="open")
+        return inbox(ctx.mail, ctx.role)
     except OSError:
         return []

@@ -1,0 +1,125 @@
+"""Mail in the town's Beads store, and gt done's three endings, against a real demo town: real
+tmux workers, real worktrees, the real embedded store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+from reconciler.clients.beads.embedded import JsonlStore
+
+from .conftest import commit_all
+from .test_controller import WORKING, agent_env, live_issues
+
+runner = CliRunner()
+
+
+def gt(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def mail_store(town: Path) -> JsonlStore:
+    return JsonlStore(town / ".beads/issues.jsonl", "hq")
+
+
+def rig_store(town: Path) -> JsonlStore:
+    return JsonlStore(town / "rigs/demo/.beads/issues.jsonl", "dm")
+
+
+def test_mail_round_trip(demo_town: Path) -> None:
+    code, out, err = gt("mail", "send", "demo/workers/nux", "Look at the parser", "-m", "line 3\nis off")
+    assert code == 0 and out.startswith("sent hq-"), out + err
+    code, out, _ = gt("-o", "json", "mail", "inbox", "--as", "demo/workers/nux")
+    (message,) = json.loads(out)
+    assert (message["from"], message["to"], message["type"], message["read"]) == (
+        "overseer", "demo/workers/nux", "MESSAGE", False)
+    code, out, _ = gt("mail", "read", message["id"], "--as", "demo/workers/nux")
+    assert code == 0 and "Subject: Look at the parser" in out and "  is off" in out
+    assert json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/nux")[1]) == []  # read: closed
+    code, out, _ = gt("mail", "reply", message["id"], "-m", "fixed", "--as", "demo/workers/nux")
+    assert code == 0
+    (answer,) = json.loads(gt("-o", "json", "mail", "inbox")[1])  # the overseer's inbox
+    assert (answer["from"], answer["subject"], answer["replyTo"]) == (
+        "demo/workers/nux", "Re: Look at the parser", message["id"])
+    code, out, _ = gt("mail", "archive", answer["id"])
+    assert code == 0 and gt("mail", "inbox")[1].startswith("overseer: 0 unread")
+    everything = json.loads(gt("-o", "json", "mail", "inbox", "--all")[1])
+    assert [(m["id"], m["archived"]) for m in everything] == [(answer["id"], True)]
+    # What is kept is a Beads issue like any other, in the town's store.
+    kept = mail_store(demo_town).get(answer["id"])
+    assert kept.issue_type == "message" and kept.status == "closed" and "gt:message" in kept.labels
+
+
+def test_mail_refuses_what_is_not_mail(demo_town: Path) -> None:
+    code, _, err = gt("mail", "send", "Nux; rm -rf /", "hi")
+    assert code == 2 and "is not a mail address" in err
+    code, _, err = gt("mail", "send", "overseer", "hi", "--type", "SPAM")
+    assert code == 2 and "unknown message type 'SPAM'" in err
+    code, _, err = gt("mail", "read", "hq-nope")
+    assert code == 2 and "no message 'hq-nope'" in err
+    assert mail_store(demo_town).list() == []
+
+
+def worker_env(town: Path, worker: str, issue: str) -> dict[str, str]:
+    return {"GT_TOWN": str(town), "GT_RIG": "demo", "GT_WORKER": worker, "GT_ISSUE": issue}
+
+
+def test_done_completed_escalated_and_deferred(demo_town: Path) -> None:
+    agent_env(demo_town, GT_DEMO_MODE="idle")
+    commit_all(demo_town, "idle agents")
+    assert gt("apply", "--yes")[0] == 0 and live_issues(demo_town) == WORKING
+    nux = worker_env(demo_town, "nux", "dm-greet")
+    tree = demo_town / ".gt/worktrees/demo/nux"
+    (tree / "greet.py").write_text("def greet(name):\n    return f'hello {name}'\n")
+    code, _, err = gt("done", env=nux)
+    assert code == 2 and "uncommitted changes (greet.py)" in err
+    assert "gt:done" not in rig_store(demo_town).get("dm-greet").labels
+    subprocess.run(["git", "add", "greet.py"], cwd=tree, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "greet"], cwd=tree, check=True)
+    code, out, err = gt("done", "-m", "greet() added", env=nux)
+    assert code == 0 and "reported done" in out, out + err
+    assert "gt:done" in rig_store(demo_town).get("dm-greet").labels
+    (done_mail,) = json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/refinery")[1])
+    assert (done_mail["type"], done_mail["from"], done_mail["body"]) == (
+        "WORKER_DONE", "demo/workers/nux", "greet() added")
+
+    slit = worker_env(demo_town, "slit", "dm-parser")
+    code, out, _ = gt("done", "--status", "escalated", "-m", "which config format?", env=slit)
+    assert code == 0 and "escalated" in out
+    issue = rig_store(demo_town).get("dm-parser")
+    assert issue.assignee == "demo/workers/slit" and "gt:done" not in issue.labels  # still its work
+    (help_mail,) = json.loads(gt("-o", "json", "mail", "inbox")[1])
+    assert help_mail["type"] == "HELP" and "which config format?" in help_mail["body"]
+
+    toast = worker_env(demo_town, "toast", "dm-readme")
+    code, _, err = gt("done", "--status", "deferred", env=toast)
+    assert code == 2 and "needs --message" in err
+    code, out, _ = gt("done", "--status", "deferred", "-m", "waiting on the docs team", env=toast)
+    assert code == 0 and "deferred" in out
+    issue = rig_store(demo_town).get("dm-readme")
+    assert (issue.status, issue.assignee) == ("deferred", None)
+    code, _, err = gt("done", "--status", "later", env=toast)
+    assert code == 2 and "one of completed, escalated, deferred" in err
+    code, out, _ = gt("diff")  # given back: its session stops, and nobody takes it again
+    assert "- stop     demo/toast             dm-readme" in out and "+ spawn" not in out, out
+
+
+def test_the_refinery_mails_the_worker_merged_or_merge_failed(demo_town: Path) -> None:
+    from .test_refinery import done_town, merge_only
+
+    town = done_town(demo_town, "squash")
+    assert merge_only(town, "dm-greet")[0].startswith("merged")
+    (merged,) = json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/nux")[1])
+    assert (merged["type"], merged["from"]) == ("MERGED", "demo/refinery") and "landed on main" in merged["body"]
+    # A branch whose work is gone from the worktree's history cannot land: the worker hears why.
+    rig_store(demo_town).update("dm-parser", add_labels=["gt:done"])
+    tree = demo_town / ".gt/worktrees/demo/slit"
+    subprocess.run(["git", "reset", "-q", "--hard", "main~1"], cwd=tree, check=True)
+    assert merge_only(town, "dm-parser")[0].startswith("failed")
+    kinds = [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/slit")[1])]
+    assert kinds == ["MERGE_FAILED"]
