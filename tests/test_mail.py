@@ -123,3 +123,36 @@ def test_the_refinery_mails_the_worker_merged_or_merge_failed(demo_town: Path) -
     assert merge_only(town, "dm-parser")[0].startswith("failed")
     kinds = [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/slit")[1])]
     assert kinds == ["MERGE_FAILED"]
+
+
+def test_handoff_restarts_the_session_on_the_same_hook_worktree_and_branch(demo_town: Path) -> None:
+    from reconciler.clients.sessions import observe_sessions
+    from reconciler.clients.tmux import Tmux
+    from reconciler.loop.town import Town
+
+    agent_env(demo_town, GT_DEMO_MODE="idle")
+    commit_all(demo_town, "idle agents")
+    assert gt("apply", "--yes")[0] == 0 and live_issues(demo_town) == WORKING
+    tmux = Tmux(Town.load(demo_town).desired.socket)
+    before = {s.name: s.stamps.generation for s in observe_sessions(tmux)}
+    tree = demo_town / ".gt/worktrees/demo/nux"
+    (tree / "notes.md").write_text("half done: resume at the parser\n")  # uncommitted: kept as it is
+    code, out, err = gt("handoff", "-m", "context full: resume at step 3", env=worker_env(demo_town, "nux", "dm-greet"))
+    assert code == 0 and "session stopped" in out, out + err
+    assert "gt-demo-nux" not in {s.name for s in observe_sessions(tmux) if not s.dead}
+    code, out, _ = gt("-o", "json", "diff")
+    (respawn,) = [a for a in json.loads(out)["actions"] if a["worker"] == "nux"]
+    assert respawn["op"] == "respawn" and respawn["issue"] == "dm-greet"
+    assert respawn["spec"]["command"][-1].endswith("\n\ncontext full: resume at step 3")
+    assert gt("apply", "--yes")[0] == 0
+    after = {s.name: s for s in observe_sessions(tmux) if not s.dead}
+    assert after["gt-demo-nux"].stamps.generation != before["gt-demo-nux"]  # a new session
+    assert after["gt-demo-nux"].stamps.issue == "dm-greet"
+    assert rig_store(demo_town).get("dm-greet").assignee == "demo/workers/nux"  # the same hook
+    assert (tree / "notes.md").read_text() == "half done: resume at the parser\n"  # the same worktree
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=tree, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert branch == "gt/nux/dm-greet"
+    code, out, _ = gt("diff")  # the note is not drift: nothing restarts it again
+    assert code == 0 and "In sync" in out, out
+    assert not (demo_town / ".gt/handoffs/demo--nux.json").exists()

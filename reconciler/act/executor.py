@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reconciler.act import sessions
 from reconciler.clients import git as gitops
-from reconciler.clients import history, merges
+from reconciler.clients import handoffs, history, merges
 from reconciler.clients.beads import IssueStore
 from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
@@ -347,6 +347,7 @@ class Executor:
                 continue
             result = Result.updated if action.op is Op.restart else Result.created
             outcomes.append(Outcome(action, result, f"{action.spec.model} on {action.spec.branch}"))
+            handoffs.forget(self.desired.root, action.rig, action.worker)  # its note reached this session
         return outcomes
 
     def _prepare(self, action: Action) -> None:

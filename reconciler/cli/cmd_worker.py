@@ -92,3 +92,26 @@ def done(
         s.echo(f"{issue.id} escalated: HELP mailed to the overseer ({report.mail}); it stays on your hook")
     else:
         s.echo(f"{issue.id} deferred and given back ({report.mail}); nothing is on your hook now")
+
+
+@app.command(cls=GtCommand)
+@maps_errors
+def handoff(
+    ctx: typer.Context,
+    message: Annotated[
+        str, typer.Option("--message", "-m", metavar="NOTE", help="For your next session: where you were.")
+    ] = "",
+    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=TARGET_HELP)] = None,
+) -> None:
+    """Restart this worker's session on the same hook, worktree and branch.
+
+    For a context that filled up: the note is added to the new session's start prompt. The
+    controller starts it at once (without one, gt apply does).
+    """
+    from reconciler.ops.worker import hand_off
+
+    s = settings(ctx)
+    wc = _context(ctx, target)
+    s.echo(f"{wc.role}: handing off {wc.session_issue or 'the hook'}; a fresh session starts on the same work")
+    request = hand_off(wc, message)
+    s.echo(f"{wc.role}: session stopped; {request.issue} stays hooked; the next pass starts it again")

@@ -233,12 +233,28 @@ class ObservedWorktree:
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """A worker that asked for a fresh session (gt handoff): restarted on the same hook, worktree and
+    branch, with ``message`` after its start prompt."""
+
+    rig: str
+    worker: str
+    issue: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ObservedState:
     sessions: tuple[ObservedSession, ...] = ()
     rigs: tuple[ObservedRig, ...] = ()
     crashes: tuple[CrashRecord, ...] = ()
     programs: tuple[ProgramLookup, ...] = ()
     failures: tuple[FailureRecord, ...] = ()
+    handoffs: tuple[Handoff, ...] = ()
+
+    def handoff(self, rig: str, worker: str, issue: str) -> str:
+        """The message a worker's handoff left for its next session on ``issue``, or ''."""
+        return next((h.message for h in self.handoffs if (h.rig, h.worker, h.issue) == (rig, worker, issue)), "")
 
     def rig(self, name: str) -> ObservedRig:
         return next((r for r in self.rigs if r.name == name), ObservedRig(name, error="not observed"))

@@ -60,6 +60,12 @@ class TownPaths:
         return self._state("merges.json")
 
     @property
+    def handoffs(self) -> str:
+        """One file a worker that handed off (gt handoff), written by the worker, removed once its
+        next session started."""
+        return self._state("handoffs")
+
+    @property
     def worktrees_root(self) -> str:
         """Where every rig's worker worktrees live."""
         return self._state("worktrees")

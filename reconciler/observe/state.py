@@ -18,7 +18,7 @@ from reconciler.observe.programs import observe_programs
 def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> ObservedState:
     """Everything the planner needs: the runtime's sessions and their screens, each rig's store and
     worktrees, where the agents' programs are, and the crash and failure history."""
-    from reconciler.clients import history
+    from reconciler.clients import handoffs, history
 
     return ObservedState(
         sessions=runtime.sessions(screens=True),
@@ -26,6 +26,7 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
         crashes=history.load(desired.root),
         programs=observe_programs(desired),
         failures=history.load_failures(desired.root),
+        handoffs=handoffs.load(desired.root),
     )
 
 
@@ -46,7 +47,7 @@ def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory,
                   done: Iterable[Action]) -> ObservedState:
     """``before``, brought up to date after ``done``: the sessions and the history are read again,
     and the store and worktrees of each rig an action changed; every other rig is kept as seen."""
-    from reconciler.clients import history
+    from reconciler.clients import handoffs, history
 
     done = list(done)
     if not done:
@@ -55,4 +56,5 @@ def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory,
     rigs = tuple(observe_rig(desired, desired.rig(r.name), stores) if r.name in touched else r
                  for r in before.rigs)
     return replace(before, sessions=runtime.sessions(screens=True), rigs=rigs,
-                   crashes=history.load(desired.root), failures=history.load_failures(desired.root))
+                   crashes=history.load(desired.root), failures=history.load_failures(desired.root),
+                   handoffs=handoffs.load(desired.root))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.clients.beads import Issue, IssueStore
 
 if TYPE_CHECKING:
+    from reconciler.model.observed import Handoff
     from reconciler.ops.mail import Message
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.model.mail import MessageType, refinery_of
@@ -36,6 +37,7 @@ class WorkerContext:
     session_issue: str = ""  # the issue the session was started for (GT_ISSUE), when inside one
     inside: bool = False  # called from the worker's own session
     overseer: str = "overseer"  # the Town's address for HELP
+    socket: str = ""  # the town's tmux socket; empty when the manifests could not be read
 
     @property
     def role(self) -> str:
@@ -95,7 +97,7 @@ def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside
     store = default_stores(desired, rig, actor=role_of(rig_name, worker))
     mail = town_store(desired, actor=role_of(rig_name, worker))
     return WorkerContext(town, rig_name, worker, worktree, rig.branch, store, mail,
-                         env.get("GT_ISSUE", ""), inside, desired.town.overseer)
+                         env.get("GT_ISSUE", ""), inside, desired.town.overseer, desired.socket)
 
 
 def hook_of(ctx: WorkerContext) -> Issue | None:
@@ -174,3 +176,22 @@ def unread_mail(ctx: WorkerContext) -> list[Message]:
         return inbox(ctx.mail, ctx.role)
     except OSError:
         return []
+
+
+def hand_off(ctx: WorkerContext, message: str) -> Handoff:
+    """What ``gt handoff`` does: ask for a fresh session on the same hook, worktree and branch, the
+    message after its start prompt (a context that filled up), then end the current one. The next
+    pass of the controller (or gt apply) starts it again; the note reaches that session only."""
+    from reconciler.clients import handoffs
+    from reconciler.clients.tmux_runtime import TmuxRuntime
+    from reconciler.model.observed import Handoff, session_name
+
+    issue = hook_of(ctx)
+    if issue is None:
+        raise UsageError(f"nothing is hooked to {ctx.role}: there is no work to hand off")
+    if not ctx.socket:
+        raise UsageError("the town's manifests cannot be read, so its sessions cannot be found: fix them first")
+    request = Handoff(ctx.rig, ctx.worker, issue.id, message.strip())
+    handoffs.request(ctx.town, request)
+    TmuxRuntime(ctx.socket).stop(session_name(ctx.rig, ctx.worker))  # from inside, this ends us too
+    return request

@@ -156,7 +156,8 @@ class RigPlanner(LivePlanner):
 
     def spec(self, worker: str, issue: ObservedIssue) -> WorkerSpec:
         """The worker as the manifests describe it, its program as found (or as declared)."""
-        return worker_spec(self.desired, self.rig, worker, issue, self.program_path)
+        return worker_spec(self.desired, self.rig, worker, issue, self.program_path,
+                           self.observed.handoff(self.rig.name, worker, issue.id))
 
     def program_path(self, agent: str) -> str | None:
         found = self.observed.program(self.rig.name, agent)

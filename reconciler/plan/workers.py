@@ -31,12 +31,13 @@ def fingerprint(command: tuple[str, ...], env: tuple[tuple[str, str], ...], cwd:
 
 
 def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: ObservedIssue,
-                program_of: Callable[[str], str | None] | None = None) -> WorkerSpec:
+                program_of: Callable[[str], str | None] | None = None, handoff: str = "") -> WorkerSpec:
     """Everything needed to start ``worker`` on ``issue``.
 
     ``program_of`` says where an agent's program was found (an absolute path, by agent
     name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
-    manifests declare, so moving the program on disk is not drift.
+    manifests declare, so moving the program on disk is not drift, and neither is ``handoff``: the
+    note a worker left for its next session (gt handoff), added to this start's prompt only.
     """
     override = desired.override_for(rig.name, issue.id)
     model, agent, chosen = route(desired, rig, issue.id, issue)
@@ -59,10 +60,14 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
         "BD_ACTOR": role,
     }
     env_pairs = tuple(sorted(env.items()))
-    prompt = agent.start_prompt(rig.name, worker, issue.id, override.message if override else None)
+    message = override.message if override else None
+    prompt = agent.start_prompt(rig.name, worker, issue.id, message)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
+    if handoff:  # the note a handoff left reaches this one session; it is not what the worker is
+        prompt = agent.start_prompt(rig.name, worker, issue.id, "\n\n".join(filter(None, [message, handoff])))
+    started = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
-    command = ((program,) + declared[1:]) if program else declared
+    command = ((program,) + started[1:]) if program else started
     return WorkerSpec(
         rig=rig.name, worker=worker, issue=issue.id, session=session_name(rig.name, worker),
         repo=repo, branch=branch, base_branch=rig.branch, worktree=worktree,
