@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 
-from .conftest import commit_all
+from .conftest import commit_all, wait_for
 from .test_controller import WORKING, agent_env, live_issues
 
 runner = CliRunner()
@@ -156,3 +156,21 @@ def test_handoff_restarts_the_session_on_the_same_hook_worktree_and_branch(demo_
     code, out, _ = gt("diff")  # the note is not drift: nothing restarts it again
     assert code == 0 and "In sync" in out, out
     assert not (demo_town / ".gt/handoffs/demo--nux.json").exists()
+
+
+def test_a_landed_convoy_is_announced_to_the_overseer_once(fast_town: Path) -> None:
+    from .test_controller import start, status
+
+    start(fast_town)
+    wait_for(lambda: any(c.get("landed") for c in status(fast_town).get("convoys", [])), timeout=40)
+
+    def landed_mail() -> list[dict[str, object]]:
+        return [m for m in json.loads(gt("-o", "json", "mail", "inbox", "--all")[1]) if m["type"] == "CONVOY_LANDED"]
+
+    (mail,) = wait_for(landed_mail, timeout=20)
+    assert mail["from"] == "demo/refinery" and "dm-cache" in str(mail["body"])
+    number = status(fast_town)["lastPass"]["number"]
+    assert gt("wake")[0] == 0
+    wait_for(lambda: status(fast_town)["lastPass"]["number"] >= number + 2, timeout=20)
+    assert len(landed_mail()) == 1  # said once, whatever the passes after
+    assert status(fast_town)["sync"]["status"] == "InSync"

@@ -776,3 +776,22 @@ def test_a_failed_merge_is_reported_on_the_worker_with_its_reason() -> None:
     assert (note.worker, note.issue) == ("nux", "cs-1") and "conflicts with main" in note.why
     reported = result.condition_of("csm", "nux")
     assert reported is not None and reported.condition is Condition.Error and "conflicts" in reported.why
+
+
+def test_a_landed_convoy_is_announced_once_and_only_when_the_mail_was_read() -> None:
+    from dataclasses import replace
+
+    from .plan_builders import convoy, desired, issue, obs_rig, observed, rig
+
+    d = desired(rig(), convoys=(convoy("auth", "cs-1", "cs-2"), convoy("rest", "cs-3")))
+    landed = observed(obs_rig("csm", issue("cs-1", "closed"), issue("cs-2", "closed"), issue("cs-3", "open")))
+    cases = [  # (convoys already announced, expected announce actions)
+        (frozenset(), [("announce", "", "auth", "landed")]),
+        (frozenset({"auth"}), []),
+        (None, []),  # the town's mail could not be read: never announce blind
+    ]
+    for announced, expected in cases:
+        actions = plan(d, replace(landed, announced=announced), 0.0).actions
+        assert [compact(a) for a in actions if a.op.value == "announce"] == expected, announced
+    half = observed(obs_rig("csm", issue("cs-1", "closed"), issue("cs-2", "open")))
+    assert not [a for a in plan(d, replace(half, announced=frozenset()), 0.0).actions if a.op.value == "announce"]

@@ -26,7 +26,14 @@ from reconciler.clients.stores import StoreFactory
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
-from reconciler.model.mail import MESSAGE_ISSUE_TYPE, Envelope, MessageType, refinery_of, witness_of
+from reconciler.model.mail import (
+    MESSAGE_ISSUE_TYPE,
+    Envelope,
+    MessageType,
+    landed_labels,
+    refinery_of,
+    witness_of,
+)
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -83,7 +90,7 @@ class Executor:
         self._forget_finished_merges()
         starts = [a for a in plan.actions if a.op in STARTS]
         later = {Op.nudge: self._nudge, Op.help: self._help, Op.prompt: self._prompt,
-                 Op.answer: self._answer}
+                 Op.answer: self._answer, Op.announce: self._announce}
         for action in plan.actions:
             if action.op not in STARTS and action.op not in later:
                 report(self._guarded(self._one, action))
@@ -297,6 +304,17 @@ class Executor:
             labels=Envelope(witness_of(action.rig), MessageType.HELP).labels())
         self.runtime.stamp(action.session, {"help": mail.id})
         return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
+
+    def _announce(self, action: Action) -> Outcome:
+        """CONVOY_LANDED to the overseer: the convoy (in ``action.issue``) has every issue closed."""
+        convoy = next(c for c in self.desired.convoys if c.name == action.issue)
+        town = self.desired.town
+        mail = self.mail_store().create(
+            f"CONVOY_LANDED: {convoy.name} ({convoy.title})",
+            description=f"Every issue of convoy {convoy.name} on rig {convoy.rig} is merged and closed: "
+                        f"{', '.join(convoy.issues)}.",
+            issue_type=MESSAGE_ISSUE_TYPE, assignee=town.overseer, labels=landed_labels(convoy.rig, convoy.name))
+        return Outcome(action, Result.updated, f"CONVOY_LANDED mail {mail.id} to {town.overseer}")
 
     def _mail(self, action: Action, kind: MessageType, subject: str, body: str) -> None:
         """Tell the worker what the refinery did with its branch. Best effort: a mail that cannot be

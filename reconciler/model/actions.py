@@ -25,6 +25,7 @@ class Op(str, enum.Enum):
     prompt = "prompt"  # type the start prompt into a pane that shows its agent ready
     answer = "answer"  # answer a dialog the agent's manifest says how to answer
     prune = "prune"  # remove a worktree whose work is all on the rig's branch
+    announce = "announce"  # a convoy landed: mail CONVOY_LANDED to the overseer, once
 
 
 class Level(str, enum.Enum):
@@ -38,16 +39,16 @@ class Level(str, enum.Enum):
 MARKERS = {
     Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
     Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
-    Op.prompt: "~", Op.answer: "~", Op.prune: "-",
+    Op.prompt: "~", Op.answer: "~", Op.prune: "-", Op.announce: "~",
 }
 # Actions that change only their session (its screen or stamps) and never the rig's store or
 # worktrees: after them, a rig needs no second look.
-SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help})
+SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help, Op.announce})
 # Stops run before starts, so a restart or a freed slot never collides with a spawn.
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
     Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5, Op.prompt: 5, Op.answer: 5,
-    Op.prune: 0,
+    Op.prune: 0, Op.announce: 5,
 }
 
 

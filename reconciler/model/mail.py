@@ -51,6 +51,13 @@ class Envelope:
                    MessageType.MESSAGE, found.get("reply-to") or None)
 
 
+CONVOY_LABEL = "convoy:"  # on a CONVOY_LANDED message: which convoy landed
+
+
+def landed_labels(rig: str, convoy: str) -> list[str]:
+    return [*Envelope(refinery_of(rig), MessageType.CONVOY_LANDED).labels(), f"{CONVOY_LABEL}{convoy}"]
+
+
 def refinery_of(rig: str) -> str:
     return f"{rig}/refinery"
 

@@ -251,6 +251,8 @@ class ObservedState:
     programs: tuple[ProgramLookup, ...] = ()
     failures: tuple[FailureRecord, ...] = ()
     handoffs: tuple[Handoff, ...] = ()
+    # Convoys whose CONVOY_LANDED mail went out; None: not looked at (nothing is announced then).
+    announced: frozenset[str] | None = None
 
     def handoff(self, rig: str, worker: str, issue: str) -> str:
         """The message a worker's handoff left for its next session on ``issue``, or ''."""

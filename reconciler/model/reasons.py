@@ -40,6 +40,7 @@ class Reason(enum.StrEnum):
     merge_ready = "merge-ready"
     merge_failed = "merge-failed"
     done = "done"
+    landed = "landed"
     unwanted = "unwanted"
     hook_missing = "hook-missing"
     # worktrees

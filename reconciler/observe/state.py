@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory
-from reconciler.errors import ObserveError
-from reconciler.model.actions import SESSION_ONLY, Action
+from reconciler.errors import ObserveError, ReconcilerError
+from reconciler.model.actions import SESSION_ONLY, Action, Op
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
 from reconciler.observe.issues import observe_rig, observe_rigs
@@ -27,7 +27,23 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
         programs=observe_programs(desired),
         failures=history.load_failures(desired.root),
         handoffs=handoffs.load(desired.root),
+        announced=observe_announced(desired),
     )
+
+
+def observe_announced(desired: DesiredState) -> frozenset[str] | None:
+    """The convoys whose landing was mailed already; None when the mail cannot be read, so that an
+    unreadable store never makes every pass announce again."""
+    from reconciler.clients.stores import town_store
+    from reconciler.model.mail import CONVOY_LABEL, MessageType
+
+    if not desired.convoys:
+        return frozenset()
+    try:
+        sent = town_store(desired).list(label=f"msg-type:{MessageType.CONVOY_LANDED.value}")
+    except (ReconcilerError, OSError):
+        return None
+    return frozenset(label[len(CONVOY_LABEL):] for m in sent for label in m.labels if label.startswith(CONVOY_LABEL))
 
 
 
@@ -57,4 +73,6 @@ def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory,
                  for r in before.rigs)
     return replace(before, sessions=runtime.sessions(screens=True), rigs=rigs,
                    crashes=history.load(desired.root), failures=history.load_failures(desired.root),
-                   handoffs=handoffs.load(desired.root))
+                   handoffs=handoffs.load(desired.root),
+                   announced=observe_announced(desired) if any(a.op is Op.announce for a in done)
+                   else before.announced)

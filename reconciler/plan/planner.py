@@ -77,6 +77,7 @@ def plan(
                                   level=Level.error))
             continue
         RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
+    _announce_landed(desired, observed, draft)
     orphan_rank = len(desired.rigs)
     for s in sorted(observed.sessions, key=lambda s: s.name):
         if s.name in claimed:
@@ -92,6 +93,24 @@ def plan(
     notes = sorted(draft.notes, key=lambda rn: rn[0])
     return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes),
                 requeue_after=draft.requeue_after, conditions=worker_conditions(draft))
+
+
+def _announce_landed(desired: DesiredState, observed: ObservedState, draft: Draft) -> None:
+    """A convoy whose every issue is closed has landed: the overseer hears it once (the mail
+    itself is the record, so a restarted controller does not say it twice)."""
+    if observed.announced is None:
+        return
+    ranks = {r.name: n for n, r in enumerate(desired.rigs)}
+    for convoy in desired.convoys:
+        seen = observed.rig(convoy.rig)
+        if convoy.name in observed.announced or seen.error is not None or convoy.rig not in ranks:
+            continue
+        issues = [seen.issue(i) for i in convoy.issues]
+        if issues and all(i is not None and i.status == "closed" for i in issues):
+            draft.act(ranks[convoy.rig], Action(
+                Op.announce, convoy.rig, "", convoy.name, f"convoy/{convoy.name}", Reason.landed,
+                f"every issue of convoy {convoy.name} is merged and closed: CONVOY_LANDED to "
+                f"{desired.town.overseer}"))
 
 
 def worker_conditions(draft: Draft) -> tuple[WorkerCondition, ...]:
