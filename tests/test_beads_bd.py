@@ -415,13 +415,20 @@ def test_gt_done_and_mail_go_through_bd_when_the_town_says_bd(fake: FakeBd, tmp_
 
     town = _bd_town(tmp_path)
     hooked = issue("cs-1", status="hooked", assignee="csm/workers/nux")
-    fake.data([hooked]).answer("").data([hooked | {"labels": ["gt:done"]}])
+    mail = issue("hq-1", status="open", assignee="csm/refinery") | {
+        "issue_type": "message", "labels": ["gt:message", "from:csm/workers/nux", "msg-type:WORKER_DONE"]}
+    fake.data([hooked]).answer("").data([hooked | {"labels": ["gt:done"]}]).data(mail).data([mail])
     ctx = context("csm/nux", town, env={})
     done = report_done(ctx)
-    assert "gt:done" in done.labels
+    assert "gt:done" in done.issue.labels and done.mail == "hq-1"
     update = next(argv for argv in fake.argvs() if argv[0] == "update")
     assert update[:3] == ["update", "cs-1", "--add-label=gt:done"] and "--actor=csm/workers/nux" in update
-    assert all(call["cwd"] == str(town / "csm") for call in fake.calls())
+    create = next(argv for argv in fake.argvs() if argv[0] == "create")  # WORKER_DONE, through bd as well
+    assert "--assignee=csm/refinery" in create and "--type=message" in create
+    calls = fake.calls()
+    mail_calls = [c for c in calls if "hq-1" in c["argv"] or c["argv"][0] == "create"]
+    assert all(c["cwd"] == str(town / "csm") for c in calls if c not in mail_calls)  # the rig's store
+    assert mail_calls and all(c["cwd"] == str(town) for c in mail_calls)  # the town's, for mail
     assert not (town / "csm" / ".beads" / "issues.jsonl").exists()  # nothing written behind bd's back
     assert isinstance(ctx.mail, BdStore)  # HELP and other mail: the town's store, through bd too
     assert isinstance(town_store(load_desired_state(town / "manifests")), BdStore)
