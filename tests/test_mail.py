@@ -174,3 +174,47 @@ def test_a_landed_convoy_is_announced_to_the_overseer_once(fast_town: Path) -> N
     wait_for(lambda: status(fast_town)["lastPass"]["number"] >= number + 2, timeout=20)
     assert len(landed_mail()) == 1  # said once, whatever the passes after
     assert status(fast_town)["sync"]["status"] == "InSync"
+
+
+def test_a_conflict_goes_back_to_the_same_worker_until_max_reworks_then_help(demo_town: Path) -> None:
+    from reconciler.loop.town import Town
+
+    from .conftest import save
+    from .test_refinery import done_town, merge_only
+
+    town = done_town(demo_town, "squash")
+    repo = demo_town / "rigs/demo"
+    changed = subprocess.run(["git", "diff", "--name-only", "main...gt/nux/dm-greet"], cwd=repo,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert changed
+    clash = repo / changed[0]
+    clash.parent.mkdir(parents=True, exist_ok=True)
+    clash.write_text("someone else's version\n")  # main moves under the worker
+    subprocess.run(["git", "add", changed[0]], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "a clash"], cwd=repo, check=True)
+    assert merge_only(town, "dm-greet")[0].startswith("failed")
+    kinds = {m["type"]: m for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/nux")[1])}
+    assert set(kinds) == {"MERGE_FAILED", "REWORK_REQUEST"}
+    assert f"conflicts with main in {changed[0]}" in str(kinds["REWORK_REQUEST"]["body"])
+    issue = rig_store(demo_town).get("dm-greet")
+    assert issue.assignee == "demo/workers/nux" and "gt:merge-failed" in issue.labels  # still nux's work
+    # The worker merges main, resolves, commits and reports done again: it lands.
+    tree = demo_town / ".gt/worktrees/demo/nux"
+    subprocess.run(["git", "merge", "-q", "main"], cwd=tree, check=False, capture_output=True)
+    (tree / changed[0]).write_text("both versions, reconciled\n")
+    subprocess.run(["git", "add", "-A"], cwd=tree, check=True)
+    subprocess.run(["git", "commit", "-q", "--no-edit", "-m", "rework: merge main"], cwd=tree, check=True)
+    assert gt("done", env=worker_env(demo_town, "nux", "dm-greet"))[0] == 0
+    assert merge_only(town, "dm-greet")[0].startswith("merged")
+    # With maxReworks 0, the next failure asks the overseer instead of the worker.
+    rig = demo_town / "manifests/rigs/demo.yaml"
+    save(rig, rig.read_text().replace("gates: []}", "gates: [], maxReworks: 0}"))
+    strict = Town.load(demo_town)
+    assert strict.desired.rig("demo").refinery.max_reworks == 0
+    rig_store(demo_town).update("dm-parser", add_labels=["gt:done"])
+    slit = demo_town / ".gt/worktrees/demo/slit"
+    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=slit, check=True)  # nothing of its own
+    assert merge_only(strict, "dm-parser")[0].startswith("failed")
+    assert "HELP" in [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox")[1])]
+    slit_mail = [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/slit")[1])]
+    assert slit_mail == ["MERGE_FAILED"]

@@ -27,6 +27,7 @@ from reconciler.errors import HookConflict, ReconcilerError, StoreError, Termina
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import (
+    ISSUE_LABEL,
     MESSAGE_ISSUE_TYPE,
     Envelope,
     MessageType,
@@ -251,7 +252,37 @@ class Executor:
             self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
             self._mail(action, MessageType.MERGE_FAILED, f"MERGE_FAILED: {action.issue} {title}",
                        f"{spec.branch} did not land on {rig.branch}:\n{exc}")
+            self._rework(action, title, str(exc))
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
+
+    def _rework(self, action: Action, title: str, why: str) -> None:
+        """Send the work back to the same worker (it keeps the hook), or after the rig's
+        ``maxReworks`` requests, ask the overseer for HELP instead."""
+        assert action.spec is not None
+        rig = self.desired.rig(action.rig)
+        try:
+            sent = [m for m in self.mail_store().list(label=f"{ISSUE_LABEL}{action.issue}")
+                    if Envelope.of(m.labels).kind is MessageType.REWORK_REQUEST]
+            if len(sent) >= rig.refinery.max_reworks:
+                self.mail_store().create(
+                    f"HELP: {action.issue} failed to merge {len(sent) + 1} times", issue_type=MESSAGE_ISSUE_TYPE,
+                    description=f"{action.issue} {title}, worked by {action.subject} on {action.spec.branch}, "
+                                f"did not land on {rig.branch} after {len(sent)} reworks:\n{why}\n\n"
+                                f"attach: gt attach {action.subject}",
+                    assignee=self.desired.town.overseer,
+                    labels=[*Envelope(refinery_of(action.rig), MessageType.HELP).labels(),
+                            f"{ISSUE_LABEL}{action.issue}"])
+                return
+            self.mail_store().create(
+                f"REWORK_REQUEST: {action.issue} {title}", issue_type=MESSAGE_ISSUE_TYPE,
+                description=f"Your branch {action.spec.branch} did not land on {rig.branch}:\n{why}\n\n"
+                            f"In your worktree: merge {rig.branch} (git merge {rig.branch}), fix what "
+                            f"conflicts or what the gate says, commit, then run gt done again.",
+                assignee=role_of(action.rig, action.worker),
+                labels=[*Envelope(refinery_of(action.rig), MessageType.REWORK_REQUEST).labels(),
+                        f"{ISSUE_LABEL}{action.issue}"])
+        except (ReconcilerError, OSError):
+            log.warning("rework mail not sent", exc_info=True)
 
     def _prune(self, action: Action) -> Outcome:
         """Remove a worktree the plan found landed; checked again here, and never with changes in it."""

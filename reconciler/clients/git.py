@@ -194,7 +194,9 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
             if strategy == "rebase":
                 work.git.rebase("--abort", with_exceptions=False)
             if "conflict" in (exc.stdout + exc.stderr).lower() or exc.status == 1:
-                raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}") from exc
+                files = _conflicting_files(repo, base, head)
+                named = f" in {', '.join(files)}" if files else ""
+                raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}{named}") from exc
             raise TerminalError(f"{spec.branch} could not be combined with {spec.base_branch}: "
                                 f"{exc.stderr.strip()}") from exc
         landing = Landing(base, head, str(new))
@@ -204,6 +206,13 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
 
 
 @_wrapped
+def _conflicting_files(repo, base: str, head: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The files a merge of ``head`` into ``base`` leaves in conflict (what a rework must fix)."""
+    listed = repo.git.merge_tree("--write-tree", "--name-only", "--no-messages", base, head,
+                                 with_exceptions=False)
+    return sorted(dict.fromkeys(line.strip() for line in listed.splitlines()[1:] if line.strip()))[:20]
+
+
 def advance(repo_path: str, branch: str, old: str, new: str) -> None:
     """Move ``branch`` from ``old`` to ``new`` (a compare-and-set: it fails if the branch moved)."""
     with _repo(repo_path) as repo:

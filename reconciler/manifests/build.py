@@ -112,6 +112,7 @@ def rig_of(name: str, spec: dict[str, Any], source: Source | None = None) -> Rig
         refinery=RefineryPolicy(
             strategy=refinery["strategy"],
             gates=tuple(_argv(g) for g in refinery["gates"]),
+            max_reworks=refinery["maxReworks"],
         ),
         source=source,
     )

@@ -72,6 +72,7 @@ class WitnessPolicy:
 class RefineryPolicy:
     strategy: str
     gates: tuple[tuple[str, ...], ...]
+    max_reworks: int  # failed merges sent back to the worker before HELP goes to the overseer
 
 
 class RigState(str, enum.Enum):

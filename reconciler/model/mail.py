@@ -52,6 +52,7 @@ class Envelope:
 
 
 CONVOY_LABEL = "convoy:"  # on a CONVOY_LANDED message: which convoy landed
+ISSUE_LABEL = "issue:"  # on a REWORK_REQUEST (and the HELP after too many): which issue
 
 
 def landed_labels(rig: str, convoy: str) -> list[str]:
