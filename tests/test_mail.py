@@ -122,7 +122,7 @@ def test_the_refinery_mails_the_worker_merged_or_merge_failed(demo_town: Path) -
     subprocess.run(["git", "reset", "-q", "--hard", "main~1"], cwd=tree, check=True)
     assert merge_only(town, "dm-parser")[0].startswith("failed")
     kinds = [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/slit")[1])]
-    assert kinds == ["MERGE_FAILED"]
+    assert kinds == ["MERGE_FAILED", "REWORK_REQUEST"]
 
 
 def test_handoff_restarts_the_session_on_the_same_hook_worktree_and_branch(demo_town: Path) -> None:
