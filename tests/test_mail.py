@@ -198,6 +198,15 @@ def test_a_conflict_goes_back_to_the_same_worker_until_max_reworks_then_help(dem
     assert f"conflicts with main in {changed[0]}" in str(kinds["REWORK_REQUEST"]["body"])
     issue = rig_store(demo_town).get("dm-greet")
     assert issue.assignee == "demo/workers/nux" and "gt:merge-failed" in issue.labels  # still nux's work
+
+    def rework_nudges() -> list[str]:
+        return [a["worker"] for a in json.loads(gt("-o", "json", "diff")[1])["actions"]
+                if a["op"] == "nudge" and a["reason"] == "rework"]
+
+    # The witness tells it at once (not after idleAfter); once it has read the mail, no more.
+    assert rework_nudges() == ["nux"]
+    assert gt("mail", "read", kinds["REWORK_REQUEST"]["id"], "--as", "demo/workers/nux")[0] == 0
+    assert rework_nudges() == []
     # The worker merges main, resolves, commits and reports done again: it lands.
     tree = demo_town / ".gt/worktrees/demo/nux"
     subprocess.run(["git", "merge", "-q", "main"], cwd=tree, check=False, capture_output=True)

@@ -253,6 +253,7 @@ class ObservedState:
     handoffs: tuple[Handoff, ...] = ()
     # Convoys whose CONVOY_LANDED mail went out; None: not looked at (nothing is announced then).
     announced: frozenset[str] | None = None
+    rework: frozenset[str] = frozenset()  # workers (their roles) with an unread REWORK_REQUEST
 
     def handoff(self, rig: str, worker: str, issue: str) -> str:
         """The message a worker's handoff left for its next session on ``issue``, or ''."""

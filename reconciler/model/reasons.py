@@ -19,6 +19,7 @@ class Reason(enum.StrEnum):
     dialog = "dialog"
     start_prompt = "start-prompt"
     gupp_idle = "gupp-idle"
+    rework = "rework"
     # trouble
     agent_blocked = "agent-blocked"
     agent_missing = "agent-missing"

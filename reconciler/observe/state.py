@@ -9,6 +9,8 @@ from reconciler.clients.runtime import Runtime
 from reconciler.clients.stores import StoreFactory
 from reconciler.errors import ObserveError, ReconcilerError
 from reconciler.model.actions import SESSION_ONLY, Action, Op
+
+MAILS = (Op.announce, Op.merge)  # actions that write the mail a pass reads (landings, reworks)
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
 from reconciler.observe.issues import observe_rig, observe_rigs
@@ -20,6 +22,7 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
     worktrees, where the agents' programs are, and the crash and failure history."""
     from reconciler.clients import handoffs, history
 
+    announced, rework = observe_mail(desired)
     return ObservedState(
         sessions=runtime.sessions(screens=True),
         rigs=observe_rigs(desired, stores),
@@ -27,24 +30,31 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
         programs=observe_programs(desired),
         failures=history.load_failures(desired.root),
         handoffs=handoffs.load(desired.root),
-        announced=observe_announced(desired),
+        announced=announced,
+        rework=rework,
     )
 
 
-def observe_announced(desired: DesiredState) -> frozenset[str] | None:
-    """The convoys whose landing was mailed already; None when the mail cannot be read, so that an
-    unreadable store never makes every pass announce again."""
+def observe_mail(desired: DesiredState) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """From the town's mail, in one read: the convoys whose landing was mailed already (None when
+    the mail cannot be read, so that an unreadable store never makes every pass announce again),
+    and the workers with an unread REWORK_REQUEST."""
     from reconciler.clients.stores import town_store
-    from reconciler.model.mail import CONVOY_LABEL, MessageType
+    from reconciler.model.mail import CONVOY_LABEL, MESSAGE_LABEL, Envelope, MessageType
 
-    if not desired.convoys:
-        return frozenset()
     try:
-        sent = town_store(desired).list(label=f"msg-type:{MessageType.CONVOY_LANDED.value}")
+        mail = town_store(desired).list(label=MESSAGE_LABEL)
     except (ReconcilerError, OSError):
-        return None
-    return frozenset(label[len(CONVOY_LABEL):] for m in sent for label in m.labels if label.startswith(CONVOY_LABEL))
-
+        return None, frozenset()
+    announced: set[str] = set()
+    rework: set[str] = set()
+    for m in mail:
+        kind = Envelope.of(m.labels).kind
+        if kind is MessageType.CONVOY_LANDED:
+            announced.update(label[len(CONVOY_LABEL):] for label in m.labels if label.startswith(CONVOY_LABEL))
+        elif kind is MessageType.REWORK_REQUEST and m.status != "closed" and m.assignee:
+            rework.add(m.assignee)
+    return frozenset(announced), frozenset(rework)
 
 
 
@@ -69,10 +79,11 @@ def observe_after(desired: DesiredState, runtime: Runtime, stores: StoreFactory,
     if not done:
         return before
     touched = {a.rig for a in done if a.op not in SESSION_ONLY}
+    announced, rework = observe_mail(desired) if any(a.op in MAILS for a in done) else \
+        (before.announced, before.rework)
     rigs = tuple(observe_rig(desired, desired.rig(r.name), stores) if r.name in touched else r
                  for r in before.rigs)
     return replace(before, sessions=runtime.sessions(screens=True), rigs=rigs,
                    crashes=history.load(desired.root), failures=history.load_failures(desired.root),
                    handoffs=handoffs.load(desired.root),
-                   announced=observe_announced(desired) if any(a.op is Op.announce for a in done)
-                   else before.announced)
+                   announced=announced, rework=rework)

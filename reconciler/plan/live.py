@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.model.actions import Level, Op, WorkerSpec
 from reconciler.model.desired import AgentSpec, DesiredState, RigSpec, RoutingSpec
-from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession
+from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession, ObservedState, role_of
 from reconciler.model.reasons import Reason
 from reconciler.plan.pane import Pane, read_pane
 
@@ -37,6 +37,7 @@ class LivePlanner:
     """Mixed into the rig planner, which provides these."""
 
     desired: DesiredState
+    observed: ObservedState
     rig: RigSpec
     routing: RoutingSpec
     crashes: dict[str, CrashRecord]
@@ -113,7 +114,10 @@ class LivePlanner:
         if agent.dialogs and age < STARTUP_TIMEOUT:
             self.draft.requeue(STARTUP_POLL)  # dialogs come up in the first seconds
         idle_for = self.now - session.activity
-        idle = idle_for >= self.rig.witness.idle_after and reading.state is not Pane.busy
+        # A worker with a REWORK_REQUEST unread is waiting at its prompt for nothing: no need to
+        # wait idleAfter before telling it (nudgeEvery and maxNudges still hold).
+        rework = role_of(self.rig.name, worker) in self.observed.rework
+        idle = (idle_for >= self.rig.witness.idle_after or rework) and reading.state is not Pane.busy
         if session.stamps.fingerprint != spec.fingerprint:
             change = (("fingerprint", session.stamps.fingerprint),), (("fingerprint", spec.fingerprint),)
             if idle:
@@ -132,10 +136,10 @@ class LivePlanner:
             self.note(Reason.agent_blocked, f"idle {ago(idle_for)} at a screen gt does not know, so it is "
                       f"not nudged: {shown(session.last_lines)}", worker, issue.id, Level.warn)
             return
-        self.witness(worker, issue, session, spec, idle_for)
+        self.witness(worker, issue, session, spec, idle_for, rework)
 
     def witness(self, worker: str, issue: ObservedIssue, session: ObservedSession,
-                spec: WorkerSpec, idle_for: float) -> None:
+                spec: WorkerSpec, idle_for: float, rework: bool = False) -> None:
         """GUPP: nudge an idle worker with work on its hook; past the limits, ask for HELP once."""
         policy = self.rig.witness
         nudges = session.stamps.nudges
@@ -149,8 +153,9 @@ class LivePlanner:
             return
         wait = session.stamps.last_nudge + policy.nudge_every - self.now
         if wait <= 0:
-            self.act(Op.nudge, worker, issue.id, Reason.gupp_idle,
-                     f"idle {ago(idle_for)} with work on its hook (nudge {nudges + 1} of {policy.max_nudges})",
+            what = "a REWORK_REQUEST unread" if rework else f"idle {ago(idle_for)} with work on its hook"
+            self.act(Op.nudge, worker, issue.id, Reason.rework if rework else Reason.gupp_idle,
+                     f"{what} (nudge {nudges + 1} of {policy.max_nudges})",
                      spec=spec, before=(("nudges", str(nudges)),), after=(("nudges", str(nudges + 1)),))
         else:
             self.draft.requeue(wait)
