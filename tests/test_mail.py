@@ -227,3 +227,40 @@ def test_a_conflict_goes_back_to_the_same_worker_until_max_reworks_then_help(dem
     assert "HELP" in [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox")[1])]
     slit_mail = [m["type"] for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/slit")[1])]
     assert slit_mail == ["MERGE_FAILED"]
+
+
+def test_work_reported_while_a_pass_acts_gets_a_pass_soon_not_at_the_interval(demo_town: Path) -> None:
+    """toast's gt done lands between the pass's look and its own writes to the same store (which
+    its watcher then takes for its own): the look after acting sees it, and the next pass comes
+    within seconds rather than at the 30 s interval."""
+    import time
+
+    from reconciler.clients.stores import default_stores
+    from reconciler.loop.controller import STARTUP_POLL, Controller
+
+    from .test_refinery import done_town
+
+    done_town(demo_town, "squash")
+    rig_store(demo_town).update("dm-readme", remove_labels=["gt:done"])  # toast is not done yet
+
+    def stores(desired, rig):  # type: ignore[no-untyped-def]
+        real = default_stores(desired, rig)
+
+        class ToastReportsMidPass:
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+            def close(self, issue_id: str, reason: str) -> object:
+                closed = real.close(issue_id, reason)
+                if issue_id == "dm-greet":
+                    real.update("dm-readme", add_labels=["gt:done"])  # a worker's write, mid-pass
+                return closed
+
+        return ToastReportsMidPass()
+
+    controller = Controller(demo_town)
+    controller._stores = stores  # type: ignore[assignment]
+    result = controller.reconcile_once()
+    assert {o.action.issue for o in result.outcomes if o.action.op.value == "merge"} == {"dm-greet", "dm-parser"}
+    assert any("merge demo/toast dm-readme" in p for p in result.status["sync"]["pending"])
+    assert controller._due_at is not None and controller._due_at - time.monotonic() <= STARTUP_POLL

@@ -202,7 +202,11 @@ class Controller:
                                         controller=controller, seen=seen)
             spawned = any(o.action.op.value in ("spawn", "respawn", "restart") and not o.failed
                           for o in result.outcomes)
-            due = [d for d in (after.requeue_after, STARTUP_POLL if spawned else None) if d is not None]
+            # Work that arrived while this pass acted (a worker's gt done written between its look
+            # and its own writes to the same store, which its watcher then takes for its own) is
+            # seen by the look after acting: come back for it soon rather than at the interval.
+            pending = bool(after.actions) and not result.errors
+            due = [d for d in (after.requeue_after, STARTUP_POLL if spawned or pending else None) if d is not None]
             # Due times count from the plan's clock reading, so a slow pass does not push them later.
             self._due_at = planned_at + min(due) if due else None
         write_status(self.root, status)
