@@ -22,19 +22,11 @@ from reconciler.clients.beads import IssueStore
 from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
-from reconciler.clients.stores import StoreFactory
+from reconciler.clients.stores import StoreFactory, post, town_store
 from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
-from reconciler.model.mail import (
-    ISSUE_LABEL,
-    MESSAGE_ISSUE_TYPE,
-    Envelope,
-    MessageType,
-    landed_labels,
-    refinery_of,
-    witness_of,
-)
+from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -263,24 +255,20 @@ class Executor:
         try:
             sent = [m for m in self.mail_store().list(label=f"{ISSUE_LABEL}{action.issue}")
                     if Envelope.of(m.labels).kind is MessageType.REWORK_REQUEST]
+            about = [f"{ISSUE_LABEL}{action.issue}"]
             if len(sent) >= rig.refinery.max_reworks:
-                self.mail_store().create(
-                    f"HELP: {action.issue} failed to merge {len(sent) + 1} times", issue_type=MESSAGE_ISSUE_TYPE,
-                    description=f"{action.issue} {title}, worked by {action.subject} on {action.spec.branch}, "
-                                f"did not land on {rig.branch} after {len(sent)} reworks:\n{why}\n\n"
-                                f"attach: gt attach {action.subject}",
-                    assignee=self.desired.town.overseer,
-                    labels=[*Envelope(refinery_of(action.rig), MessageType.HELP).labels(),
-                            f"{ISSUE_LABEL}{action.issue}"])
+                post(self.mail_store(), self.desired.town.overseer, Envelope(refinery_of(action.rig), MessageType.HELP),
+                     f"HELP: {action.issue} failed to merge {len(sent) + 1} times",
+                     f"{action.issue} {title}, worked by {action.subject} on {action.spec.branch}, "
+                     f"did not land on {rig.branch} after {len(sent)} reworks:\n{why}\n\n"
+                     f"attach: gt attach {action.subject}", about)
                 return
-            self.mail_store().create(
-                f"REWORK_REQUEST: {action.issue} {title}", issue_type=MESSAGE_ISSUE_TYPE,
-                description=f"Your branch {action.spec.branch} did not land on {rig.branch}:\n{why}\n\n"
-                            f"In your worktree: merge {rig.branch} (git merge {rig.branch}), fix what "
-                            f"conflicts or what the gate says, commit, then run gt done again.",
-                assignee=role_of(action.rig, action.worker),
-                labels=[*Envelope(refinery_of(action.rig), MessageType.REWORK_REQUEST).labels(),
-                        f"{ISSUE_LABEL}{action.issue}"])
+            post(self.mail_store(), role_of(action.rig, action.worker),
+                 Envelope(refinery_of(action.rig), MessageType.REWORK_REQUEST),
+                 f"REWORK_REQUEST: {action.issue} {title}",
+                 f"Your branch {action.spec.branch} did not land on {rig.branch}:\n{why}\n\n"
+                 f"In your worktree: merge {rig.branch} (git merge {rig.branch}), fix what "
+                 f"conflicts or what the gate says, commit, then run gt done again.", about)
         except (ReconcilerError, OSError):
             log.warning("rework mail not sent", exc_info=True)
 
@@ -328,11 +316,9 @@ class Executor:
     def _help(self, action: Action) -> Outcome:
         """Mail HELP to the overseer once; the stamp stops a second mail for this session."""
         town = self.desired.town
-        mail = self.mail_store().create(
-            f"HELP: {action.subject} is stuck on {action.issue}",
-            description=f"{action.why}\n\nsession: {action.session}\nattach: gt attach {action.subject}",
-            issue_type=MESSAGE_ISSUE_TYPE, assignee=town.overseer,
-            labels=Envelope(witness_of(action.rig), MessageType.HELP).labels())
+        mail = post(self.mail_store(), town.overseer, Envelope(witness_of(action.rig), MessageType.HELP),
+                    f"HELP: {action.subject} is stuck on {action.issue}",
+                    f"{action.why}\n\nsession: {action.session}\nattach: gt attach {action.subject}")
         self.runtime.stamp(action.session, {"help": mail.id})
         return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
 
@@ -340,27 +326,23 @@ class Executor:
         """CONVOY_LANDED to the overseer: the convoy (in ``action.issue``) has every issue closed."""
         convoy = next(c for c in self.desired.convoys if c.name == action.issue)
         town = self.desired.town
-        mail = self.mail_store().create(
-            f"CONVOY_LANDED: {convoy.name} ({convoy.title})",
-            description=f"Every issue of convoy {convoy.name} on rig {convoy.rig} is merged and closed: "
-                        f"{', '.join(convoy.issues)}.",
-            issue_type=MESSAGE_ISSUE_TYPE, assignee=town.overseer, labels=landed_labels(convoy.rig, convoy.name))
+        mail = post(self.mail_store(), town.overseer, Envelope(refinery_of(convoy.rig), MessageType.CONVOY_LANDED),
+                    f"CONVOY_LANDED: {convoy.name} ({convoy.title})",
+                    f"Every issue of convoy {convoy.name} on rig {convoy.rig} is merged and closed: "
+                    f"{', '.join(convoy.issues)}.", [f"{CONVOY_LABEL}{convoy.name}"])
         return Outcome(action, Result.updated, f"CONVOY_LANDED mail {mail.id} to {town.overseer}")
 
     def _mail(self, action: Action, kind: MessageType, subject: str, body: str) -> None:
         """Tell the worker what the refinery did with its branch. Best effort: a mail that cannot be
         written (a full disk) never undoes or fails a merge."""
         try:
-            self.mail_store().create(subject, description=body, issue_type=MESSAGE_ISSUE_TYPE,
-                                     assignee=role_of(action.rig, action.worker),
-                                     labels=Envelope(refinery_of(action.rig), kind).labels())
+            post(self.mail_store(), role_of(action.rig, action.worker), Envelope(refinery_of(action.rig), kind),
+                 subject, body)
         except (ReconcilerError, OSError):
             log.warning("refinery mail not sent", exc_info=True)
 
     def mail_store(self) -> IssueStore:
         """The town's own store (.beads/ at the town root), where mail lives."""
-        from reconciler.clients.stores import town_store
-
         return town_store(self.desired)
 
     # -- starts, batched -------------------------------------------------------

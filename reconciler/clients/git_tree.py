@@ -39,6 +39,19 @@ def git_directories(root: Path) -> list[Path]:
     return list(dict.fromkeys(Path(line) for line in found.stdout.decode().splitlines() if line))
 
 
+def _entries(root: Path, what: str, *args: str) -> list[tuple[list[str], str]]:
+    """The NUL-separated ``<fields>\\t<path>`` lines of ``git ls-tree -z`` or ``git ls-files -z``."""
+    listed = _git(root, *args)
+    if listed.returncode != 0:
+        raise RevisionError(f"cannot list {what}: {listed.stderr.decode(errors='replace').strip()}")
+    entries = []
+    for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            entries.append((meta.split(), path))
+    return entries
+
+
 @dataclass(frozen=True)
 class TownRepository:
     """Where the town sits in its Git repository (``prefix``: the town root's path inside it)."""
@@ -157,16 +170,11 @@ class CommitManifests:
 
     def _listing(self, under: str) -> list[tuple[str, str, int, str]]:
         """(mode, blob id, size, path from the repository root) of every file below ``under``."""
-        listed = _git(self.repo.root, "ls-tree", "-r", "-l", "-z", "--full-tree", self.commit, "--", under)
-        if listed.returncode != 0:
-            raise RevisionError(f"cannot list {MANIFESTS}/ at {self.commit[:7]}: "
-                                f"{listed.stderr.decode(errors='replace').strip()}")
         entries = []
-        for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
-            if entry:
-                meta, _, path = entry.partition("\t")
-                mode, _kind, blob, size = meta.split()
-                entries.append((mode, blob, int(size) if size.isdigit() else 0, path))
+        for (mode, _kind, blob, size), path in _entries(self.repo.root, f"{MANIFESTS}/ at {self.commit[:7]}",
+                                                         "ls-tree", "-r", "-l", "-z", "--full-tree", self.commit,
+                                                         "--", under):
+            entries.append((mode, blob, int(size) if size.isdigit() else 0, path))
         return entries
 
     def _has_directory(self, under: str) -> bool:
@@ -211,14 +219,6 @@ class StagedManifests(CommitManifests):
         return False
 
     def _listing(self, under: str) -> list[tuple[str, str, int, str]]:
-        listed = _git(self.repo.root, "ls-files", "-s", "-z", "--full-name", "--", f":/{under}")
-        if listed.returncode != 0:
-            raise RevisionError(f"cannot list the staged {MANIFESTS}/: "
-                                f"{listed.stderr.decode(errors='replace').strip()}")
-        entries = []
-        for entry in listed.stdout.decode(errors="surrogateescape").split("\0"):
-            if entry:
-                meta, _, path = entry.partition("\t")
-                mode, blob, _stage = meta.split()
-                entries.append((mode, blob, 0, path))  # sizes are checked once read
-        return entries
+        return [(mode, blob, 0, path)  # sizes are checked once read
+                for (mode, blob, _stage), path in _entries(self.repo.root, f"the staged {MANIFESTS}/",
+                                                           "ls-files", "-s", "-z", "--full-name", "--", f":/{under}")]

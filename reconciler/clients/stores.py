@@ -6,12 +6,13 @@ write (hooks, closes, worker verbs, mail) goes through ``bd``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from reconciler.clients.beads import IssueStore
+from reconciler.clients.beads import Issue, IssueStore
 from reconciler.errors import StoreError
 from reconciler.model.desired import DesiredState, RigSpec
+from reconciler.model.mail import MESSAGE_ISSUE_TYPE, Envelope
 from reconciler.model.paths import rig_repo_path
 
 StoreFactory = Callable[[DesiredState, RigSpec], IssueStore]
@@ -35,6 +36,14 @@ def default_stores(desired: DesiredState, rig: RigSpec, actor: str = "gt") -> Is
     """The store the Town manifest names, in the rig's repository; writes are made as ``actor``."""
     return open_store(desired.town.beads_backend, Path(rig_repo_path(desired, rig)), rig.prefix, actor,
                       rig.beads_path)
+
+
+def post(store: IssueStore, to: str, envelope: Envelope, subject: str, body: str,
+         extra_labels: Iterable[str] = ()) -> Issue:
+    """A message into the town's mail: an issue of type message, assigned to its recipient,
+    labelled by ``envelope`` (and ``extra_labels``: which issue or convoy it is about)."""
+    return store.create(subject, description=body, issue_type=MESSAGE_ISSUE_TYPE, assignee=to,
+                        labels=[*envelope.labels(), *extra_labels])
 
 
 def town_store(desired: DesiredState, actor: str = "gt") -> IssueStore:

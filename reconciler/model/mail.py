@@ -55,10 +55,6 @@ CONVOY_LABEL = "convoy:"  # on a CONVOY_LANDED message: which convoy landed
 ISSUE_LABEL = "issue:"  # on a REWORK_REQUEST (and the HELP after too many): which issue
 
 
-def landed_labels(rig: str, convoy: str) -> list[str]:
-    return [*Envelope(refinery_of(rig), MessageType.CONVOY_LANDED).labels(), f"{CONVOY_LABEL}{convoy}"]
-
-
 def refinery_of(rig: str) -> str:
     return f"{rig}/refinery"
 

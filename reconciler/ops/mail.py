@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.clients.beads import Issue, IssueStore
+from reconciler.clients.stores import post
 from reconciler.errors import IssueNotFound, UsageError
 from reconciler.model.mail import (
     ADDRESS,
     ARCHIVED_LABEL,
-    MESSAGE_ISSUE_TYPE,
     MESSAGE_LABEL,
     Envelope,
     MessageType,
@@ -63,9 +63,7 @@ def send(store: IssueStore, *, to: str, sender: str, kind: MessageType, subject:
         raise UsageError("a message needs a subject")
     if len(body.encode()) > MAX_BODY:
         raise UsageError(f"the message is over {MAX_BODY // 1024} KiB")
-    issue = store.create(subject.strip().splitlines()[0], description=body, issue_type=MESSAGE_ISSUE_TYPE,
-                         assignee=to, labels=Envelope(sender, kind, reply_to).labels())
-    return Message.of(issue)
+    return Message.of(post(store, to, Envelope(sender, kind, reply_to), subject.strip().splitlines()[0], body))
 
 
 def inbox(store: IssueStore, address: str, *, everything: bool = False) -> list[Message]:
