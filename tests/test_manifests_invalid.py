@@ -29,6 +29,7 @@ class Case(t.NamedTuple):
 
 
 M = "manifests/"
+TOWN = "apiVersion: gt/v1\nkind: Town\nmetadata: {name: t}\nspec:\n"
 
 CASES = [
     Case("yaml-syntax-unclosed-flow", {M + "a.yaml": "apiVersion: gt/v1\nkind: Rig\nmetadata: {name: x\n"},
@@ -114,6 +115,17 @@ CASES = [
          [Expected(M + "r.yaml", 6, 12, "default model 'opus' is not declared")]),
     Case("rig-names-undeclared-routing", {M + "rig.yaml": RIG + "  routing: fancy\n"},
          [Expected(M + "rig.yaml", 8, 12, "routing 'fancy' is not declared")]),
+    Case("coordinator-names-undeclared-routing", {M + "t.yaml": TOWN + "  coordinator: {routing: fancy}\n"},
+         [Expected(M + "t.yaml", 5, 26, "routing 'fancy' is not declared")]),
+    Case("coordinator-names-undeclared-model", {M + "r.yaml": ROUTING,
+                                                M + "t.yaml": TOWN + "  coordinator: {model: opus}\n"},
+         [Expected(M + "t.yaml", 5, 24, "model 'opus' is not declared in routing 'default' of the coordinator "
+                   "(declared models: sonnet)")]),
+    Case("coordinator-names-undeclared-agent", {M + "t.yaml": TOWN + "  coordinator: {agent: codex}\n"},
+         [Expected(M + "t.yaml", 5, 24, "agent 'codex' is not declared in routing 'default' of the coordinator "
+                   "(declared agents: claude)")]),
+    Case("coordinator-unknown-field", {M + "t.yaml": TOWN + "  coordinator: {modle: opus}\n"},
+         [Expected(M + "t.yaml", 5, 17, "unknown field 'modle' (allowed: agent, model, routing)")]),
     Case("empty-when", {M + "r.yaml": ROUTING + "    - {when: {}, model: sonnet}\n"},
          [Expected(M + "r.yaml", 13, 14, "should be non-empty")]),
     Case("empty-agent-command", {M + "r.yaml": ROUTING.replace("command: [claude]", "command: []")},

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests.loader import load_desired_state
-from reconciler.model.desired import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model.desired import CoordinatorSpec, CrashLoopPolicy, RefineryPolicy, WitnessPolicy
 from reconciler.model.presets import BUILTIN_ROUTING
 
 from .conftest import REPO_ROOT, write_tree
@@ -56,6 +56,7 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert town.source is None and town.name == in_tmp.name
     assert (town.socket, town.beads_backend, town.interval, town.max_spawns_per_pass) == (None, "embedded", 30.0, 5)
     assert town.crash_loop == CrashLoopPolicy(30.0, 600.0, 5, 900.0)
+    assert (town.coordinator, town.views) == (None, True)  # no coordinator; the two views
     assert state.routing_for(rig) is BUILTIN_ROUTING
 
 
@@ -67,6 +68,19 @@ def test_town_settings_are_read(in_tmp: Path) -> None:
     t = load_desired_state(in_tmp / "manifests").town
     assert (t.name, t.socket, t.beads_backend, t.interval, t.debounce) == ("hq", "my-town", "bd", 90.0, 0.25)
     assert t.crash_loop.max_crashes == 2 and t.crash_loop.window == 900.0
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("{}", CoordinatorSpec("default", None, None)),
+    ("{model: opus}", CoordinatorSpec("default", "opus", None)),
+    ("{routing: default, model: haiku, agent: claude}", CoordinatorSpec("default", "haiku", "claude")),
+    ("null", None),
+], ids=["all-defaults", "a-model", "everything", "none"])
+def test_the_coordinator_is_read(in_tmp: Path, written: str, expected: CoordinatorSpec | None) -> None:
+    town = f"apiVersion: gt/v1\nkind: Town\nmetadata: {{name: hq}}\nspec:\n  coordinator: {written}\n  views: false\n"
+    write_tree(in_tmp, {"manifests/town.yaml": town})
+    t = load_desired_state(in_tmp / "manifests").town
+    assert (t.coordinator, t.views) == (expected, False)
 
 
 def test_multi_document_files_nested_dirs_and_yml(in_tmp: Path) -> None:

@@ -10,6 +10,7 @@ from reconciler.manifests.schemas import apply_defaults
 from reconciler.model.desired import (
     AgentSpec,
     ConvoySpec,
+    CoordinatorSpec,
     CrashLoopPolicy,
     DesiredState,
     Dialog,
@@ -81,8 +82,16 @@ def town_of(name: str, spec: dict[str, Any], source: Source | None = None) -> To
         ),
         overseer=spec["overseer"],
         branch=ctl["branch"],
+        coordinator=_coordinator(spec["coordinator"]),
+        views=spec["views"],
         source=source,
     )
+
+
+def _coordinator(spec: dict[str, Any] | None) -> CoordinatorSpec | None:
+    if spec is None:
+        return None
+    return CoordinatorSpec(routing=spec["routing"], model=spec["model"], agent=spec["agent"])
 
 
 def rig(m: Manifest) -> RigSpec:

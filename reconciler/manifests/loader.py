@@ -268,6 +268,8 @@ def _cross_check(manifests: list[Manifest], problems: _Problems,
     for m in manifests:
         if m.kind == "Rig":
             _check_rig(m, routings, problems, invalid)
+        elif m.kind == "Town":
+            _check_coordinator(m, routings, problems, invalid)
         elif m.kind == "Routing":
             _check_routing(m, problems)
     _check_convoys([m for m in manifests if m.kind == "Convoy"], rigs, routings, problems, invalid)
@@ -296,13 +298,30 @@ def _check_session_names(rigs: list[Manifest], problems: _Problems) -> None:
                 break
 
 
-def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems,
-               invalid: set[tuple[str, str]]) -> None:
-    wanted = rig.spec["routing"]
+def _check_routing_ref(m: Manifest, at: Pointer, wanted: str, routings: dict[str, Manifest],
+                       problems: _Problems, invalid: set[tuple[str, str]]) -> None:
+    """A Routing named by a rig or the coordinator must be declared (``default`` is built in)."""
     if wanted not in routings and wanted != "default" and ("Routing", wanted) not in invalid:
         declared = ", ".join(sorted(routings)) or "none"
-        problems.at(rig.doc, ("spec", "routing"),
-                    f"routing '{wanted}' is not declared (declared: {declared})")
+        problems.at(m.doc, at, f"routing '{wanted}' is not declared (declared: {declared})")
+
+
+def _check_rig(rig: Manifest, routings: dict[str, Manifest], problems: _Problems,
+               invalid: set[tuple[str, str]]) -> None:
+    _check_routing_ref(rig, ("spec", "routing"), rig.spec["routing"], routings, problems, invalid)
+
+
+def _check_coordinator(town: Manifest, routings: dict[str, Manifest], problems: _Problems,
+                       invalid: set[tuple[str, str]]) -> None:
+    """The coordinator's Routing must be declared, and its model and agent declared by it."""
+    spec = town.spec["coordinator"]
+    if spec is None:
+        return
+    at: Pointer = ("spec", "coordinator")
+    _check_routing_ref(town, (*at, "routing"), spec["routing"], routings, problems, invalid)
+    names = _routing_names(spec["routing"], routings, invalid)
+    if names is not None:
+        _check_names(town, at, spec, names, "the coordinator", problems)
 
 
 def _check_routing(routing: Manifest, problems: _Problems) -> None:
@@ -353,7 +372,7 @@ def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], routings:
             problems.at(convoy.doc, ("spec", "rig"),
                         f"rig '{spec['rig']}' is not declared (declared rigs: {declared})")
         prefix = (rig.spec["beads"]["prefix"] or rig.name) if rig else None
-        names = _routing_names(rig, routings, invalid) if rig else None
+        names = _routing_names(rig.spec["routing"], routings, invalid) if rig else None
         first: dict[str, int] = {}
         for i, entry in enumerate(spec["issues"]):
             issue = issue_id(entry)
@@ -365,7 +384,7 @@ def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], routings:
                 problems.at(convoy.doc, at,
                             f"issue '{issue}' does not carry the prefix '{prefix}-' of rig '{spec['rig']}'")
             if isinstance(entry, dict) and names is not None:
-                _check_override(convoy, i, entry, spec["rig"], names, problems)
+                _check_names(convoy, ("spec", "issues", i), entry, names, f"rig '{spec['rig']}'", problems)
             if spec["paused"]:
                 continue
             other = claimed.setdefault(issue, convoy)
@@ -375,10 +394,9 @@ def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], routings:
                             f"({other.source()}); an issue belongs to one active convoy at a time")
 
 
-def _routing_names(rig: Manifest, routings: dict[str, Manifest],
+def _routing_names(name: str, routings: dict[str, Manifest],
                    invalid: set[tuple[str, str]]) -> tuple[str, set[str], set[str]] | None:
-    """The rig's Routing: its name, its models and its agents; None when it cannot be known."""
-    name = rig.spec["routing"]
+    """The Routing ``name``: its name, its models and its agents; None when it cannot be known."""
     routing = routings.get(name)
     if routing is not None:
         return name, set(routing.spec["models"]), set(routing.spec["agents"])
@@ -389,13 +407,14 @@ def _routing_names(rig: Manifest, routings: dict[str, Manifest],
     return None
 
 
-def _check_override(convoy: Manifest, i: int, entry: dict[str, Any], rig: str,
-                    names: tuple[str, set[str], set[str]], problems: _Problems) -> None:
-    """An issue's own model and agent must be declared by its rig's Routing."""
+def _check_names(m: Manifest, at: Pointer, entry: dict[str, Any], names: tuple[str, set[str], set[str]],
+                 whose: str, problems: _Problems) -> None:
+    """A model and agent named by ``entry`` (an issue's own, or the coordinator's) must be declared by
+    the Routing they are taken from (``whose``: of a rig, or the coordinator's)."""
     routing, models, agents = names
     for field, declared in (("model", models), ("agent", agents)):
         wanted = entry[field]
         if wanted is not None and wanted not in declared:
-            problems.at(convoy.doc, ("spec", "issues", i, field),
-                        f"{field} '{wanted}' is not declared in routing '{routing}' of rig '{rig}' "
+            problems.at(m.doc, (*at, field),
+                        f"{field} '{wanted}' is not declared in routing '{routing}' of {whose} "
                         f"(declared {field}s: {', '.join(sorted(declared))})")

@@ -45,6 +45,15 @@ class CrashLoopPolicy:
 
 
 @dataclass(frozen=True)
+class CoordinatorSpec:
+    """The Town's coordinator: an agent in its own session that the overseer talks to."""
+
+    routing: str
+    model: str | None  # None: the Routing's default model
+    agent: str | None  # None: the model's agent
+
+
+@dataclass(frozen=True)
 class TownSpec:
     name: str
     socket: str | None
@@ -57,6 +66,8 @@ class TownSpec:
     crash_loop: CrashLoopPolicy
     overseer: str
     branch: str | None  # followed by the controller; None: the one checked out when it starts
+    coordinator: CoordinatorSpec | None  # None: the town has no coordinator
+    views: bool  # keep the witness and refinery view sessions
     source: Source | None = None
 
 
@@ -282,8 +293,12 @@ class DesiredState:
         return f"gt-{base}-{hashlib.sha256(self.root.encode()).hexdigest()[:6]}"
 
     def routing_for(self, rig: RigSpec) -> RoutingSpec:
+        return self.routing_named(rig.routing)
+
+    def routing_named(self, name: str) -> RoutingSpec:
+        """The Routing declared as ``name``; the built-in one for an undeclared ``default``."""
         for routing in self.routings:
-            if routing.name == rig.routing:
+            if routing.name == name:
                 return routing
         from reconciler.model.presets import BUILTIN_ROUTING
 

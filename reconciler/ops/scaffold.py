@@ -28,6 +28,8 @@ spec:
     interval: 30s         # a pass at least this often
     maxSpawnsPerPass: 5
   overseer: overseer      # who receives HELP mail
+  coordinator: null       # {{}} or e.g. {{model: opus}}: an agent in gt-coordinator (gt attach coordinator)
+  views: true             # gt-witness (live gt status), gt-refinery (merge queues): prefix g w, prefix g r
 """
 
 RIG = """\
