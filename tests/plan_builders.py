@@ -67,8 +67,11 @@ def convoy(name: str, *issues: str | dict[str, Any], rig: str = "csm", **kw: Any
 
 
 def desired(*rigs: RigSpec, convoys: tuple[ConvoySpec, ...] = (),
-            routings: tuple[RoutingSpec, ...] = ()) -> DesiredState:
-    return DesiredState(town=town_of("town", defaulted("Town", {})), root=ROOT, rigs=rigs or (rig(),),
+            routings: tuple[RoutingSpec, ...] = (), town: dict[str, Any] | None = None) -> DesiredState:
+    """A town of ``rigs`` (one csm by default); its Town's spec is ``town``, else the schema's defaults
+    with the view sessions off (tests/test_plan_town.py plans those)."""
+    spec = defaulted("Town", {"views": False} if town is None else town)
+    return DesiredState(town=town_of("town", spec), root=ROOT, rigs=rigs or (rig(),),
                         convoys=convoys, routings=routings)
 
 

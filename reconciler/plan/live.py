@@ -1,5 +1,6 @@
-"""The planner's side of a worker with work on its hook: start it, restart it after a crash,
-answer its dialogs, type its start prompt, and the witness (nudge, HELP, blocked)."""
+"""The planner's side of a live agent session: start it, restart it after a crash, answer its
+dialogs, type its start prompt (any agent's session: a worker's or the coordinator's); and for a
+worker with work on its hook, the witness (nudge, HELP, blocked)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from reconciler.model.actions import Level, Op, WorkerSpec
 from reconciler.model.desired import AgentSpec, DesiredState, RigSpec, RoutingSpec
 from reconciler.model.observed import Crash, CrashRecord, ObservedIssue, ObservedSession, ObservedState, role_of
 from reconciler.model.reasons import Reason
-from reconciler.plan.pane import Pane, read_pane
+from reconciler.plan.pane import Pane, PaneReading, read_pane
 
 if TYPE_CHECKING:
     from reconciler.plan.planner import Draft
@@ -33,21 +34,20 @@ def shown(lines: tuple[str, ...]) -> str:
     return " | ".join(lines) if lines else "(nothing on screen)"
 
 
-class LivePlanner:
-    """Mixed into the rig planner, which provides these."""
+def as_of(times: tuple[float, ...], now: float) -> tuple[float, ...]:
+    """Times past now (the clock was stepped back) count as now: a backoff never lasts a day."""
+    return tuple(min(t, now) for t in times)
+
+
+class SessionPlanner:
+    """What every agent's session needs, a rig's worker or the town's coordinator: crashes backed off
+    and quarantined, known dialogs answered, the start prompt typed. Subclasses provide these."""
 
     desired: DesiredState
     observed: ObservedState
-    rig: RigSpec
-    routing: RoutingSpec
-    crashes: dict[str, CrashRecord]
+    crashes: dict[str, CrashRecord]  # by worker (or town role)
     now: float
     draft: Draft
-    max_spawns: int | None
-
-    @property
-    def parked(self) -> bool:
-        raise NotImplementedError
 
     def act(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         raise NotImplementedError
@@ -55,6 +55,106 @@ class LivePlanner:
     def note(self, reason: Reason, why: str, worker: str = "", issue: str = "",
              level: Level = Level.info) -> None:
         raise NotImplementedError
+
+    def reset_hint(self) -> str:
+        """What lifts a quarantine."""
+        return "change its manifests"
+
+    def starting(self, worker: str, issue: str, session: ObservedSession, spec: WorkerSpec,
+                 agent: AgentSpec) -> PaneReading | None:
+        """Answer a known dialog, type the start prompt once the agent is ready; None while the
+        session is still starting (nothing else to plan for it), else what its pane shows."""
+        reading = read_pane(agent, session.screen)
+        age = self.now - session.created
+        if reading.state is Pane.dialog and reading.dialog is not None:
+            dialog = reading.dialog
+            if session.stamps.answers < MAX_ANSWERS:
+                self.act(Op.answer, worker, issue, Reason.dialog,
+                         f"{agent.name} shows its {dialog.name} dialog: answer with {' '.join(dialog.keys)}",
+                         spec=spec, keys=dialog.keys,
+                         before=(("answers", str(session.stamps.answers)),),
+                         after=(("answers", str(session.stamps.answers + 1)),))
+                self.draft.requeue(STARTUP_POLL)
+            else:
+                self.note(Reason.agent_blocked, f"still at its {dialog.name} dialog after "
+                          f"{session.stamps.answers} answers: {shown(session.last_lines)}",
+                          worker, issue, Level.warn)
+            return None
+        if spec.prompt and not session.stamps.prompted:
+            if reading.state is Pane.ready or (reading.state is Pane.unread and age >= STARTUP_GRACE):
+                self.act(Op.prompt, worker, issue, Reason.start_prompt,
+                         f"{agent.name} is ready: type its start prompt", spec=spec)
+            elif age >= STARTUP_TIMEOUT:
+                self.note(Reason.agent_blocked, f"no ready prompt after {ago(age)}, so no start prompt "
+                          f"typed: {shown(session.last_lines)}", worker, issue, Level.warn)
+            else:
+                self.draft.requeue(STARTUP_POLL)
+            return None
+        if agent.dialogs and age < STARTUP_TIMEOUT:
+            self.draft.requeue(STARTUP_POLL)  # dialogs come up in the first seconds
+        return reading
+
+    def crashed(self, session: ObservedSession, agent: AgentSpec) -> bool:
+        """The pane died, or none of the agent's processes runs in it any more."""
+        return session.dead or self.agent_gone(session, agent)
+
+    def agent_gone(self, session: ObservedSession, agent: AgentSpec) -> bool:
+        """The pane lives but none of the agent's processes runs in it any more.
+
+        Not judged while the session is young: wrappers (shims, launch scripts) run
+        under other names for a moment before the agent itself starts.
+        """
+        if session.processes is None or self.now - session.created < STARTUP_GRACE:
+            return False
+        names = agent.liveness_names()
+        return not any(p == n or p.startswith(n) for p in session.processes for n in names)
+
+    def after_crash(self, worker: str, issue: str, spec: WorkerSpec,
+                    session: ObservedSession) -> tuple[str, Crash] | None:
+        """Back off exponentially between restarts; quarantine after too many crashes. Returns what
+        happened and the crash when it is time to start it again; None when it waits (noted) or is
+        quarantined."""
+        policy = self.desired.town.crash_loop
+        crash = Crash(session.exit_status if session.dead else None, session.last_lines)
+        what = f"agent {crash.describe()}" if session.dead else \
+            f"agent process gone, pane shows: {shown(crash.output)}"
+        record = self.crashes.get(worker)
+        if record is not None and (record.issue != issue or record.fingerprint != spec.fingerprint):
+            record = None  # a new issue or new manifests: a fresh start
+        if record is not None and record.quarantined:
+            self.note(Reason.quarantined, f"{what}; quarantined after {len(record.times)} crashes "
+                      f"({self.reset_hint()})", worker, issue, Level.warn)
+            return None
+        recent = [t for t in (record.times if record else ()) if self.now - t <= policy.window]
+        if len(recent) >= policy.max_crashes:
+            self.act(Op.quarantine, worker, issue, Reason.crash_loop,
+                     f"{len(recent)} crashes within {ago(policy.window)}, last: {what}; stop respawning it",
+                     spec=spec, crash=crash)
+            return None
+        if recent:
+            delay = min(policy.initial_backoff * 2 ** (len(recent) - 1), policy.max_backoff)
+            wait = max(recent) + delay - self.now
+            if wait > 0:
+                self.note(Reason.crash_loop, f"{what}; crashed {len(recent)} times, next start in {ago(wait)}",
+                          worker, issue, Level.warn)
+                self.draft.requeue(wait)
+                return None
+        return what, crash
+
+
+class LivePlanner(SessionPlanner):
+    """Mixed into the rig planner, which provides these."""
+
+    rig: RigSpec
+    routing: RoutingSpec
+    max_spawns: int | None
+
+    @property
+    def parked(self) -> bool:
+        raise NotImplementedError
+
+    def reset_hint(self) -> str:
+        return f"change its manifests or gt rig reset {self.rig.name}"
 
     def spec(self, worker: str, issue: ObservedIssue) -> WorkerSpec:
         raise NotImplementedError
@@ -68,13 +168,15 @@ class LivePlanner:
     def running_worker(self, worker: str, issue: ObservedIssue, session: ObservedSession | None) -> None:
         spec = self.spec(worker, issue)
         agent = self.routing.agent(spec.agent)
-        crashed = session is not None and (session.dead or self.agent_gone(session, agent))
+        crashed = session is not None and self.crashed(session, agent)
         if session is None or crashed:
             if self.parked:
                 self.note(Reason.parked, "rig is parked: no session, hook kept", worker, issue.id)
             elif crashed:
                 assert session is not None
-                self.restart_after_crash(worker, issue, spec, session)
+                restart = self.after_crash(worker, issue.id, spec, session)
+                if restart is not None:
+                    self.respawn(worker, issue, Reason.crashed, *restart)
             else:
                 self.respawn(worker, issue, Reason.session_missing, "no session")
             return
@@ -85,34 +187,9 @@ class LivePlanner:
     def live(self, worker: str, issue: ObservedIssue, session: ObservedSession, spec: WorkerSpec,
              agent: AgentSpec) -> None:
         """A running agent: its dialogs, its start prompt, drift, then the witness."""
-        reading = read_pane(agent, session.screen)
-        age = self.now - session.created
-        if reading.state is Pane.dialog and reading.dialog is not None:
-            dialog = reading.dialog
-            if session.stamps.answers < MAX_ANSWERS:
-                self.act(Op.answer, worker, issue.id, Reason.dialog,
-                         f"{agent.name} shows its {dialog.name} dialog: answer with {' '.join(dialog.keys)}",
-                         spec=spec, keys=dialog.keys,
-                         before=(("answers", str(session.stamps.answers)),),
-                         after=(("answers", str(session.stamps.answers + 1)),))
-                self.draft.requeue(STARTUP_POLL)
-            else:
-                self.note(Reason.agent_blocked, f"still at its {dialog.name} dialog after "
-                          f"{session.stamps.answers} answers: {shown(session.last_lines)}",
-                          worker, issue.id, Level.warn)
+        reading = self.starting(worker, issue.id, session, spec, agent)
+        if reading is None:
             return
-        if spec.prompt and not session.stamps.prompted:
-            if reading.state is Pane.ready or (reading.state is Pane.unread and age >= STARTUP_GRACE):
-                self.act(Op.prompt, worker, issue.id, Reason.start_prompt,
-                         f"{agent.name} is ready: type its start prompt", spec=spec)
-            elif age >= STARTUP_TIMEOUT:
-                self.note(Reason.agent_blocked, f"no ready prompt after {ago(age)}, so no start prompt "
-                          f"typed: {shown(session.last_lines)}", worker, issue.id, Level.warn)
-            else:
-                self.draft.requeue(STARTUP_POLL)
-            return
-        if agent.dialogs and age < STARTUP_TIMEOUT:
-            self.draft.requeue(STARTUP_POLL)  # dialogs come up in the first seconds
         idle_for = self.now - session.activity
         # A worker with a REWORK_REQUEST unread is waiting at its prompt for nothing: no need to
         # wait idleAfter before telling it (nudgeEvery and maxNudges still hold).
@@ -160,17 +237,6 @@ class LivePlanner:
         else:
             self.draft.requeue(wait)
 
-    def agent_gone(self, session: ObservedSession, agent: AgentSpec) -> bool:
-        """The pane lives but none of the agent's processes runs in it any more.
-
-        Not judged while the session is young: wrappers (shims, launch scripts) run
-        under other names for a moment before the agent itself starts.
-        """
-        if session.processes is None or self.now - session.created < STARTUP_GRACE:
-            return False
-        names = agent.liveness_names()
-        return not any(p == n or p.startswith(n) for p in session.processes for n in names)
-
     def respawn(self, worker: str, issue: ObservedIssue, reason: Reason, what: str,
                 crash: Crash | None = None) -> None:
         if self.max_spawns is not None and self.draft.spawned >= self.max_spawns:
@@ -184,33 +250,3 @@ class LivePlanner:
         self.act(Op.respawn, worker, issue.id, reason,
                  f"{what}; hook kept: start it again on {spec.branch}", spec=spec,
                  after=(("model", spec.model),), crash=crash)
-
-    def restart_after_crash(self, worker: str, issue: ObservedIssue, spec: WorkerSpec,
-                            session: ObservedSession) -> None:
-        """Back off exponentially between respawns; quarantine after too many crashes."""
-        policy = self.desired.town.crash_loop
-        crash = Crash(session.exit_status if session.dead else None, session.last_lines)
-        what = f"agent {crash.describe()}" if session.dead else \
-            f"agent process gone, pane shows: {shown(crash.output)}"
-        record = self.crashes.get(worker)
-        if record is not None and (record.issue != issue.id or record.fingerprint != spec.fingerprint):
-            record = None  # a new issue or new manifests: a fresh start
-        if record is not None and record.quarantined:
-            self.note(Reason.quarantined, f"{what}; quarantined after {len(record.times)} crashes "
-                      f"(change its manifests or gt rig reset {self.rig.name})", worker, issue.id, Level.warn)
-            return
-        recent = [t for t in (record.times if record else ()) if self.now - t <= policy.window]
-        if len(recent) >= policy.max_crashes:
-            self.act(Op.quarantine, worker, issue.id, Reason.crash_loop,
-                     f"{len(recent)} crashes within {ago(policy.window)}, last: {what}; stop respawning it",
-                     spec=spec, crash=crash)
-            return
-        if recent:
-            delay = min(policy.initial_backoff * 2 ** (len(recent) - 1), policy.max_backoff)
-            wait = max(recent) + delay - self.now
-            if wait > 0:
-                self.note(Reason.crash_loop, f"{what}; crashed {len(recent)} times, next start in {ago(wait)}",
-                          worker, issue.id, Level.warn)
-                self.draft.requeue(wait)
-                return
-        self.respawn(worker, issue, Reason.crashed, what, crash)

@@ -27,7 +27,8 @@ from reconciler.model.observed import (
     worker_of,
 )
 from reconciler.model.reasons import RANK, Reason
-from reconciler.plan.live import LivePlanner, ago
+from reconciler.plan.live import LivePlanner, ago, as_of
+from reconciler.plan.town import TownPlanner
 from reconciler.plan.workers import next_worker_name, worker_spec
 
 
@@ -78,7 +79,8 @@ def plan(
             continue
         RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
     _announce_landed(desired, observed, draft)
-    orphan_rank = len(desired.rigs)
+    orphan_rank = len(desired.rigs)  # the town's own sessions and its orphans come after the rigs
+    claimed |= TownPlanner(desired, observed, now, draft, orphan_rank, max_spawns).run()
     for s in sorted(observed.sessions, key=lambda s: s.name):
         if s.name in claimed:
             continue
@@ -129,10 +131,6 @@ def worker_conditions(draft: Draft) -> tuple[WorkerCondition, ...]:
     return tuple(c for _, c in best.values())
 
 
-def _as_of(times: tuple[float, ...], now: float) -> tuple[float, ...]:
-    return tuple(min(t, now) for t in times)
-
-
 class RigPlanner(LivePlanner):
     def __init__(self, desired: DesiredState, observed: ObservedState, rig: RigSpec, obs: ObservedRig,
                  sessions: dict[str, ObservedSession], now: float, draft: Draft, rank: int,
@@ -143,10 +141,10 @@ class RigPlanner(LivePlanner):
         self.now, self.draft, self.rank, self.max_spawns = now, draft, rank, max_spawns
         self.routing = desired.routing_for(rig)
         # Times past now (the clock was stepped back) count as now: a backoff never lasts a day.
-        self.crashes: dict[str, CrashRecord] = {c.worker: replace(c, times=_as_of(c.times, now))
+        self.crashes: dict[str, CrashRecord] = {c.worker: replace(c, times=as_of(c.times, now))
                                                 for c in observed.crashes if c.rig == rig.name}
         self.failures: dict[tuple[str, str], FailureRecord] = {
-            (f.op, f.issue): replace(f, times=_as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
+            (f.op, f.issue): replace(f, times=as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
         # Which convoy lists an issue; paused convoys keep their running workers.
         self.listed = desired.listed(rig.name)
