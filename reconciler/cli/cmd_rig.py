@@ -73,7 +73,7 @@ def rig_undock(ctx: typer.Context, rig: RigArgument, dry_run: DryRunOption = Fal
 def _town_view(s: Settings) -> tuple[dict[str, Any], Any]:
     """The status (the controller's when it runs, else observed now; never the lock) and the
     manifests that are live: committed at HEAD, as gt status reads them."""
-    from reconciler.cli.cmd_status import current_status
+    from reconciler.loop.current import current_status
     from reconciler.loop.revision import load_at
 
     root = s.town_root()

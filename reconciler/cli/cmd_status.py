@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -13,8 +13,9 @@ import typer
 from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 from reconciler.cli.render import plural
 from reconciler.cli.settings import Settings
+from reconciler.loop.current import current_status as current_status  # noqa: PLC0414 - gt demo reads it here
 
-HEALTH_STYLE = {"Working": "green", "Idle": "cyan", "Starting": "cyan", "Stuck": "red",
+HEALTH_STYLE = {"Working": "green", "Running": "green", "Idle": "cyan", "Starting": "cyan", "Stuck": "red",
                 "CrashLoop": "red", "Quarantined": "red", "Blocked": "red", "Error": "red",
                 "Parked": "yellow", "Docked": "yellow", "Healthy": "green", "Degraded": "red"}
 SYNC_STYLE = {"InSync": "green", "OutOfSync": "yellow", "Error": "red"}
@@ -55,6 +56,20 @@ def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list
         paused = " (paused)" if c.get("paused") else ""
         lines.append(f"convoy {c['name']}{paused}: {c['done']}/{c['total']} done, {c['working']} working, "
                      f"{c['waiting']} waiting")
+    return lines + town_lines(status.get("town", []), s)
+
+
+def town_lines(sessions: list[dict[str, Any]], s: Settings) -> list[str]:
+    """The town's own sessions on one line (gt attach NAME reaches each), and why any is unwell."""
+    if not sessions:
+        return []
+    lines = ["town: " + ", ".join(f"{t['name']} " + s.paint(t["health"], HEALTH_STYLE.get(t["health"], "bold"))
+                                  for t in sessions)]
+    for t in sessions:
+        if t["health"] in ("Running", "Starting"):
+            lines.extend(s.paint(f"  ! {note}", "yellow") for note in t.get("notes", []))
+        else:
+            lines.append(s.paint(f"  {t['name']}: {t['reason']}", HEALTH_STYLE.get(t["health"], "bold")))
     return lines
 
 
@@ -73,35 +88,6 @@ def worker_lines(w: dict[str, Any], s: Settings) -> list[str]:
     return lines
 
 
-def current_status(root: Path) -> tuple[dict[str, Any], int | None]:
-    """The controller's status when one runs and wrote it; else what is observed now, saying why."""
-    from reconciler.clients.lock import holder_alive
-    from reconciler.clients.status_file import read_status_file, status_path
-    from reconciler.loop.commits import revision_lines, revision_status
-
-    alive = holder_alive(root)
-    pid = alive if alive and alive > 0 else None
-    data, problem = read_status_file(root)
-    if alive and data is not None:
-        manifests = revision_status(root, data.get("controller", {}).get("source"))
-        return data | {"controllerAlive": True, "source": "controller",
-                       "manifests": manifests | {"lines": revision_lines(manifests)}}, pid
-    if not alive:
-        notice = "controller not running (gt start); showing what is observed now"
-    elif problem == "missing":
-        notice = (f"controller running (pid {pid}) but {status_path(root)} does not exist yet: it has not "
-                  "finished a pass; showing what is observed now")
-    else:
-        notice = f"controller running (pid {pid}) but {status_path(root)} is {problem}; showing what is observed now"
-    from reconciler.loop.status import observed_status
-
-    doc = observed_status(root, time.time())
-    manifests = revision_status(root, None)
-    return doc | {"manifests": manifests | {"lines": revision_lines(manifests)},
-                  "controllerAlive": bool(alive), "source": "observed", "notice": notice,
-                  "statusFile": problem or "ok"}, pid
-
-
 def _exit_code(doc: dict[str, Any]) -> int:
     status_file_broken = str(doc.get("statusFile", "")).startswith(("corrupt", "unreadable"))
     if doc.get("sync", {}).get("status") == "Error" or status_file_broken:
@@ -109,42 +95,62 @@ def _exit_code(doc: dict[str, Any]) -> int:
     return 0
 
 
-@app.command(cls=GtCommand)
-@maps_errors
-def status(
-    ctx: typer.Context,
-    watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Refresh until interrupted (json: one document a line).")
-    ] = False,
-    every: Annotated[
-        float, typer.Option("--every", metavar="SECONDS", help="Seconds between refreshes with --watch.")
-    ] = 1.0,
-    output: OutputOption = None,
-) -> None:
-    """How the town is doing, with the reason for anything wrong.
+WatchOption = Annotated[
+    bool, typer.Option("--watch", "-w", help="Refresh until interrupted (json: one document a line).")
+]
+EveryOption = Annotated[
+    float, typer.Option("--every", metavar="SECONDS", help="Seconds between refreshes with --watch.")
+]
 
-    Sync, health per rig and worker, convoy progress. Without a controller, what is
-    observed now.
-    """
-    s = settings(ctx, output)
-    root = s.town_root()
+
+def refresh(s: Settings, look: Callable[[], tuple[dict[str, Any], list[str], int]], *, watch: bool,
+            every: float) -> None:
+    """Show what ``look`` returns (a document, its lines, an exit code) once and exit with its code;
+    with ``watch``, again every ``every`` seconds until interrupted. While watching, an error is shown
+    and the next refresh tries again: a view session outlives a manifest being fixed."""
+    from reconciler.errors import ReconcilerError
+
     while True:
-        doc, alive = current_status(root)
+        try:
+            doc, lines, code = look()
+        except ReconcilerError as exc:
+            if not watch:
+                raise
+            doc, lines, code = {"error": str(exc)}, [s.paint(f"error: {exc}", "red")], 2
         if s.json:
             typer.echo(json.dumps(doc, indent=None if watch else 2))
         else:
             if watch and sys.stdout.isatty():
                 typer.echo("\x1b[H\x1b[2J", nl=False)
-            for line in status_lines(doc, s, alive):
+            for line in lines:
                 s.echo(line)
             if watch:
                 s.echo(s.paint(f"-- {time.strftime('%H:%M:%S')}, refreshing every {every:g}s; Ctrl-C to stop", "dim"))
         if not watch:
-            raise typer.Exit(_exit_code(doc))
+            raise typer.Exit(code)
         try:
             time.sleep(every)
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
+
+
+@app.command(cls=GtCommand)
+@maps_errors
+def status(ctx: typer.Context, watch: WatchOption = False, every: EveryOption = 1.0,
+           output: OutputOption = None) -> None:
+    """How the town is doing, with the reason for anything wrong.
+
+    Sync, health per rig and worker, convoy progress, the town's own sessions. Without a
+    controller, what is observed now.
+    """
+    s = settings(ctx, output)
+    root = s.town_root()
+
+    def look() -> tuple[dict[str, Any], list[str], int]:
+        doc, alive = current_status(root)
+        return doc, status_lines(doc, s, alive), _exit_code(doc)
+
+    refresh(s, look, watch=watch, every=every)
 
 
 @app.command(cls=GtCommand)

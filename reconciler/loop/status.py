@@ -26,7 +26,9 @@ from reconciler.model.observed import (
     ObservedState,
     held_hooks,
 )
+from reconciler.model.roles import TownRole, town_session
 from reconciler.plan.planner import plan as make_plan
+from reconciler.plan.town import wanted_roles
 
 if TYPE_CHECKING:
     from reconciler.loop.town import Town
@@ -73,7 +75,8 @@ def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now
                  controller: dict[str, Any] | None = None) -> dict[str, Any]:
     rigs = [_rig_status(desired, observed, plan, rig, now) for rig in desired.rigs]
     unreadable = [{"message": f"rig {r['name']}: {r['error']}"} for r in rigs if r.get("error")]
-    plan_errors = [{"message": f"rig {n.rig}: {n.why}"} for n in plan.errors if n.reason != "rig-unreadable"]
+    plan_errors = [{"message": f"rig {n.rig}: {n.why}" if n.rig else n.why}
+                   for n in plan.errors if n.reason != "rig-unreadable"]
     if errors or unreadable:
         sync = "Error"
     else:
@@ -88,7 +91,32 @@ def build_status(desired: DesiredState, observed: ObservedState, plan: Plan, now
         },
         "rigs": rigs,
         "convoys": [_convoy_status(desired, observed, c.name) for c in desired.convoys],
+        "town": [_town_session_status(role, observed, plan, now, desired.town.crash_loop.window)
+                 for role in wanted_roles(desired)],
     }
+
+
+def _town_session_status(role: TownRole, observed: ObservedState, plan: Plan, now: float,
+                         window: float) -> dict[str, Any]:
+    """One of the town's own sessions: the planner's word on it, else a recent crash, else whether it runs."""
+    name = town_session(role)
+    session = next((s for s in observed.sessions if s.name == name), None)
+    reported = plan.condition_of("", role.value)
+    crash = observed.crash_record("", role.value)
+    recent = [t for t in crash.times if now - t <= window] if crash is not None else []
+    if reported is not None:
+        health, reason = reported.condition.value, reported.why
+    elif crash is not None and recent:
+        health = "CrashLoop"
+        reason = f"crashed {len(recent)} time{'s' if len(recent) != 1 else ''} lately: agent {crash.last.describe()}"
+    elif session is None or session.dead:
+        health, reason = "Starting", ""
+    else:
+        health, reason = "Running", ""
+    notes = [f"{n.reason}: {n.why}" for n in plan.notes if not n.rig and n.worker == role.value
+             and n.level is not Level.info]
+    return {"name": role.value, "session": name, "health": health, "reason": reason, "notes": notes,
+            "idleFor": round(now - session.activity) if session and not session.dead else None}
 
 
 def _failure(record: FailureRecord) -> dict[str, Any]:
@@ -139,6 +167,7 @@ def _worker_status(rig: RigSpec, name: str, hook: ObservedIssue | None, session:
     entry: dict[str, Any] = {
         "name": name,
         "issue": hook.id if hook else (session.stamps.issue if session else ""),
+        "done": bool(hook and hook.done),  # reported done: waiting in the rig's merge queue
         "health": state.health,
         "reason": state.reason,
         "session": session.name if session else None,
