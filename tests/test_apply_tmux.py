@@ -310,7 +310,7 @@ def test_nudge_is_typed_and_counted(demo_town: Path, mode: str) -> None:
 
 def test_attach_wants_rig_slash_worker(demo_town: Path) -> None:
     code, _, err = gt("attach", "nux")
-    assert code == 2 and "expected RIG/WORKER" in err
+    assert code == 2 and "expected coordinator, witness, refinery or RIG/WORKER" in err
 
 
 def test_many_workers_start_in_a_few_tmux_calls(demo_town: Path) -> None:

@@ -28,7 +28,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Plan and apply", ("diff", "apply")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig")),
-    ("Look after workers", ("attach", "nudge", "doctor")),
+    ("Look after workers", ("attach", "coordinator", "worker", "queue", "nudge", "doctor")),
     ("Inside a worker", ("prime", "hook", "done", "handoff", "mail")),
     ("Reference", ("schema",)),
 )
@@ -200,6 +200,7 @@ from reconciler.cli import (
     cmd_plan,
     cmd_rig,
     cmd_status,
+    cmd_town,
     cmd_validate,
     cmd_worker,
 )
@@ -215,6 +216,7 @@ __all__ = [
     "cmd_plan",
     "cmd_rig",
     "cmd_status",
+    "cmd_town",
     "cmd_validate",
     "cmd_worker",
     "main",

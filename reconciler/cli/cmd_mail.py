@@ -16,7 +16,8 @@ app.add_typer(mail_app, name="mail")
 AsOption = Annotated[
     str | None,
     typer.Option("--as", metavar="ADDRESS",
-                 help="Whose mail: default, the worker whose session this is, else the Town's overseer."),
+                 help="Whose mail: default, the worker or coordinator whose session this is, else the Town's "
+                      "overseer."),
 ]
 
 
@@ -26,13 +27,13 @@ def _mailbox(ctx: typer.Context, address: str | None):  # type: ignore[no-untype
     from reconciler.loop.revision import load_applied
     from reconciler.model.observed import role_of
     from reconciler.ops.mail import check_address
-    from reconciler.ops.worker import inside_worker
+    from reconciler.ops.worker import inside_coordinator, inside_worker
 
     root = settings(ctx).town_root()
     _, desired = load_applied(root)
     if address is None:
         address = role_of(os.environ["GT_RIG"], os.environ["GT_WORKER"]) if inside_worker() \
-            else desired.town.overseer
+            else "coordinator" if inside_coordinator() else desired.town.overseer
     return town_store(desired, actor=check_address(address)), address
 
 

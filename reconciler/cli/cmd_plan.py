@@ -243,27 +243,3 @@ def _confirmed(s, question: str) -> bool:  # type: ignore[no-untyped-def]
     if not answer:
         raise UsageError("no answer on stdin and not on a terminal: pass --yes to apply without asking")
     return answer.strip().lower() in ("y", "yes")
-
-
-@app.command(cls=GtCommand)
-@maps_errors
-def attach(
-    ctx: typer.Context,
-    worker: Annotated[str, typer.Argument(metavar="RIG/WORKER", help="e.g. demo/nux (see gt diff).")],
-) -> None:
-    """Attach your terminal to a worker's session.
-
-    Detach again with Ctrl-b d.
-    """
-    import os
-    import shutil
-
-    from reconciler.loop.revision import load_applied
-    from reconciler.model.observed import session_name
-
-    rig, _, name = worker.partition("/")
-    if not rig or not name:
-        raise UsageError(f"{worker!r}: expected RIG/WORKER, e.g. demo/nux")
-    _, desired = load_applied(settings(ctx).town_root())
-    tmux = shutil.which("tmux") or "tmux"
-    os.execvp(tmux, [tmux, "-L", desired.socket, "attach-session", "-t", f"={session_name(rig, name)}"])

@@ -10,6 +10,7 @@ import typer
 from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
 
 TARGET_HELP = "A worker as RIG/WORKER; default: the worker whose session this is."
+PRIME_HELP = "A worker as RIG/WORKER, or coordinator; default: the worker or coordinator whose session this is."
 
 
 def _context(ctx: typer.Context, target: str | None):  # type: ignore[no-untyped-def]
@@ -24,13 +25,24 @@ def _context(ctx: typer.Context, target: str | None):  # type: ignore[no-untyped
 @maps_errors
 def prime(
     ctx: typer.Context,
-    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=TARGET_HELP)] = None,
+    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=PRIME_HELP)] = None,
     output: OutputOption = None,
 ) -> None:
-    """What an agent reads at start: who, hook, mail, what to do."""
+    """What an agent reads at start: who, hook, mail, what to do.
+
+    In the coordinator's session (or as gt prime coordinator): the overseer's view of the town,
+    its rigs, convoys, workers, unread mail and what needs attention.
+    """
     from reconciler.ops.prime import prime_document, prime_text
+    from reconciler.ops.worker import inside_coordinator
 
     s = settings(ctx, output)
+    if target == "coordinator" or (target is None and inside_coordinator()):
+        from reconciler.ops.overseer import overseer_document, overseer_text
+
+        overseer = overseer_document(s.town_root())
+        typer.echo(json.dumps(overseer, indent=2) if s.json else overseer_text(overseer))
+        return
     doc = prime_document(_context(ctx, target))
     typer.echo(json.dumps(doc, indent=2) if s.json else prime_text(doc))
 

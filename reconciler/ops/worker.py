@@ -49,6 +49,12 @@ def inside_worker(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("GT_RIG") and env.get("GT_WORKER") and env.get("GT_TOWN"))
 
 
+def inside_coordinator(env: Mapping[str, str] | None = None) -> bool:
+    """Called from the coordinator's session, whose environment names its role."""
+    env = os.environ if env is None else env
+    return env.get("GT_ROLE") == "coordinator" and bool(env.get("GT_TOWN"))
+
+
 def parse_target(target: str) -> tuple[str, str]:
     rig, _, worker = target.partition("/")
     if not rig or not WORKER_NAME.fullmatch(worker or ""):
