@@ -76,6 +76,7 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     routing = root / "manifests" / "routing.yaml"
     routing.write_text(routing.read_text().replace(
         "      ready:", "      env: {GT_DEMO_DELAY: '0.1'}\n      ready:"))
+    views_off(root / "manifests" / "town.yaml")
     commit_all(root, "demo agents work fast in tests")  # gt applies committed manifests only
     monkeypatch.chdir(root)
     socket = Town.load(root).desired.socket
@@ -83,11 +84,20 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     Tmux(socket).kill_server()
 
 
+def views_off(town_manifest: Path) -> None:
+    """Most tests watch workers: the witness and refinery view sessions (on by default) would be two
+    more sessions in every plan, status and count. tests/test_coordinator.py keeps them on."""
+    text = town_manifest.read_text()
+    assert "  views: true" in text, "the scaffold's Town manifest shows views: true"
+    town_manifest.write_text(text.replace("  views: true", "  views: false"))
+
+
 FAST_TOWN = """\
 apiVersion: gt/v1
 kind: Town
 metadata: {name: fast}
 spec:
+  views: false  # see views_off
   controller:
     interval: 1s
     debounce: 100ms

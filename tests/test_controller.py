@@ -88,7 +88,8 @@ def start(town: Path) -> int:
 
 
 def live_issues(town: Path) -> dict[str, str]:
-    return {s.stamps.issue: s.stamps.worker for s in sessions(town).values() if not s.dead}
+    """Issue -> worker of every live worker session (the town's own sessions work no issue)."""
+    return {s.stamps.issue: s.stamps.worker for s in sessions(town).values() if not s.dead and s.stamps.issue}
 
 
 WORKING = {"dm-greet": "nux", "dm-parser": "slit", "dm-readme": "toast"}
@@ -354,6 +355,7 @@ def test_status_json_and_human(fast_town: Path) -> None:
 
 
 def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
+    # The Town's defaults: the view sessions run too, reading status and git, and wake nothing either.
     (fast_town / "manifests/town.yaml").write_text(
         "apiVersion: gt/v1\nkind: Town\nmetadata: {name: calm}\n"
         "spec:\n  controller: {interval: 10m, debounce: 100ms}\n")

@@ -364,7 +364,8 @@ class Executor:
                 outcomes.append(Outcome(action, Result.failed, f"not started: {refused}"))
                 continue
             try:
-                self._prepare(action)
+                if not action.on_town_session:  # a town session has no worktree and no hook
+                    self._prepare(action)
             except (ReconcilerError, OSError) as exc:
                 outcomes.append(Outcome(action, Result.failed, str(exc)))
                 continue
@@ -377,7 +378,9 @@ class Executor:
                 outcomes.append(Outcome(action, Result.failed, failed[action.session]))
                 continue
             result = Result.updated if action.op is Op.restart else Result.created
-            outcomes.append(Outcome(action, result, f"{action.spec.model} on {action.spec.branch}"))
+            detail = f"{action.spec.model} on {action.spec.branch}" if not action.on_town_session else \
+                f"{action.session} in {action.spec.worktree}"
+            outcomes.append(Outcome(action, result, detail))
             handoffs.forget(self.desired.root, action.rig, action.worker)  # its note reached this session
         return outcomes
 

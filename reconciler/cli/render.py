@@ -24,27 +24,29 @@ def plural(n: int, word: str, many: str = "") -> str:
 
 
 def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
+    """Grouped by rig; what belongs to no rig (the town's own sessions, orphans) under ``town``."""
     rigs: list[str] = []
     for rig in [a.rig for a in plan.actions] + [n.rig for n in plan.notes]:
-        if (rig or "(unknown)") not in rigs:
-            rigs.append(rig or "(unknown)")
+        if rig not in rigs:
+            rigs.append(rig)
     for rig in rigs:
-        yield s.paint(f"rig {rig}", "bold")
-        for a in (a for a in plan.actions if (a.rig or "(unknown)") == rig):
+        yield s.paint(f"rig {rig}" if rig else "town", "bold")
+        for a in (a for a in plan.actions if a.rig == rig):
             starts_agent = a.op.value in ("spawn", "respawn", "restart")
-            model = f"{a.spec.model} ({a.spec.agent})" if a.spec and starts_agent else ""
+            model = (f"{a.spec.model} ({a.spec.agent})" if a.spec.model else a.spec.agent) \
+                if a.spec and starts_agent else ""
             line = f"  {a.marker} {a.op.value:8} {a.subject:22} {a.issue:16} {model:20} {a.reason}"
             yield s.paint(line.rstrip(), COLORS[a.marker])
             if why:
                 yield from _why(a.why, a.before, a.after, a.spec.rule if a.spec and a.op.value == "spawn" else "")
-        for n in (n for n in plan.notes if (n.rig or "(unknown)") == rig):
+        for n in (n for n in plan.notes if n.rig == rig):
             yield s.paint(note_line(n), LEVEL_COLORS[n.level.value])
     yield summary(plan)
 
 
 def note_line(n: Note) -> str:
     """A note always says why: `! reason  subject  issue  explanation`."""
-    subject = f"{n.rig}/{n.worker}" if n.worker else (n.session or n.rig or "")
+    subject = (f"{n.rig}/{n.worker}" if n.rig else n.worker) if n.worker else (n.session or n.rig or "")
     return f"  ! {n.reason:8} {subject:22} {n.issue:16} {n.why}".rstrip()
 
 
@@ -63,7 +65,7 @@ def summary(plan: Plan) -> str:
     notes = f"; {plural(len(plan.notes), 'note')}" if plan.notes else ""
     errors = plan.errors
     if errors:
-        what = "; ".join(f"{n.rig}: {n.reason}" for n in errors)
+        what = "; ".join(f"{n.rig or 'town'}: {n.reason}" for n in errors)
         acts = f"{plural(len(plan.actions), 'action')} for the rest, " if plan.actions else ""
         return f"Not in sync: {acts}{plural(len(errors), 'error')} ({what}){notes}."
     if plan.in_sync:

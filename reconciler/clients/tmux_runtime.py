@@ -19,6 +19,7 @@ from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import BATCH_BYTES, Tmux, target
 from reconciler.errors import TerminalError
 from reconciler.model.observed import EXIT_LINE, ObservedSession
+from reconciler.model.roles import TownRole, town_session
 
 WIDTH, HEIGHT = "200", "50"
 KEY_GAP = 0.2  # seconds between keys: a TUI redraws between them, and a key sent mid-redraw can be lost
@@ -29,6 +30,26 @@ KEY_GAP = 0.2  # seconds between keys: a TUI redraws between them, and a key sen
 # status last: tmux sometimes marks a pane dead without ever learning the status.
 LAUNCHER = ('PATH=$1; export PATH; shift; "$@"; status=$?; '
             f'printf "\\n{EXIT_LINE} %d\\n" "$status"; exit "$status"')
+
+
+# The seed's navigation: prefix g, then a key of this table. Bound on the town's own server each time
+# gt starts sessions on it (bind-key replaces a binding), so a server that restarts has them again
+# with its first session; n and p cycle through the sessions of this server only.
+KEY_TABLE = "g"
+NAVIGATION: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("c", ("switch-client", "-t", f"={town_session(TownRole.coordinator)}"), "the coordinator"),
+    ("w", ("switch-client", "-t", f"={town_session(TownRole.witness)}"), "the witness view: gt status, live"),
+    ("r", ("switch-client", "-t", f"={town_session(TownRole.refinery)}"), "the refinery view: each rig's merge queue"),
+    ("n", ("switch-client", "-n"), "the next session (worker)"),
+    ("p", ("switch-client", "-p"), "the previous session (worker)"),
+)
+
+
+def server_commands() -> list[list[str]]:
+    """What every start sets on the town's server first: dead panes kept, the navigation keys bound."""
+    return [["start-server"], ["set-option", "-g", "remain-on-exit", "on"],
+            ["bind-key", KEY_TABLE, "switch-client", "-T", KEY_TABLE],
+            *(["bind-key", "-T", KEY_TABLE, key, *command] for key, command, _ in NAVIGATION)]
 
 
 def launch_argv(argv: Sequence[str], path: str) -> list[str]:
@@ -84,7 +105,7 @@ class TmuxRuntime:
         if not starts:
             return {}
         existing = self._generations()
-        groups: list[list[list[str]]] = [[["start-server"], ["set-option", "-g", "remain-on-exit", "on"]]]
+        groups: list[list[list[str]]] = [server_commands()]
         for start in starts:
             groups.append(([kill_command(start.name)] if start.name in existing else [])
                           + create_commands(start))

@@ -100,7 +100,15 @@ class Action:
 
     @property
     def subject(self) -> str:
-        return f"{self.rig}/{self.worker}" if self.worker else self.session
+        """RIG/WORKER for a worker; a town session's role (coordinator, witness); else the session."""
+        if self.rig and self.worker:
+            return f"{self.rig}/{self.worker}"
+        return self.worker or self.session
+
+    @property
+    def on_town_session(self) -> bool:
+        """On one of the town's own sessions (the coordinator, a view): no rig, no hook, no worktree."""
+        return not self.rig and bool(self.worker)
 
 
 @dataclass(frozen=True)

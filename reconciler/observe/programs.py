@@ -16,6 +16,12 @@ def lookup_program(desired: DesiredState, rig: RigSpec | None, agent: AgentSpec)
 
 
 def observe_programs(desired: DesiredState) -> tuple[ProgramLookup, ...]:
-    """One lookup per rig and agent of the rig's Routing."""
-    return tuple(lookup_program(desired, rig, agent)
-                 for rig in desired.rigs for agent in desired.routing_for(rig).agents)
+    """One lookup per rig and agent of the rig's Routing, and one for the coordinator's agent."""
+    found = [lookup_program(desired, rig, agent) for rig in desired.rigs for agent in desired.routing_for(rig).agents]
+    if desired.town.coordinator is not None:
+        from reconciler.model.roles import TownRole
+        from reconciler.plan.town import town_spec
+
+        _, agent = town_spec(desired, TownRole.coordinator)
+        found.append(lookup_program(desired, None, agent))
+    return tuple(found)
