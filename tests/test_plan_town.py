@@ -178,3 +178,16 @@ def test_a_coordinators_known_dialog_is_answered() -> None:
     trust = running(c, TownRole.coordinator, screen=("Quick safety check: do you trust this folder?",), age=3)
     (action,) = plan(c, seen(trust), NOW).actions
     assert (action.op, action.worker, action.keys) == (Op.answer, "coordinator", ("Enter",))
+
+
+def test_a_review_names_a_coordinator_the_change_adds_beside_the_views() -> None:
+    from reconciler.cli.review_render import review_lines
+    from reconciler.loop.review import ReviewResult
+    from reconciler.loop.revision import ON_DISK
+    from reconciler.plan.review import review
+
+    base, head = town(WITH_VIEWS), town({"coordinator": {"model": "opus"}})
+    found = review(base, head, seen(), seen(), NOW)  # both start the views: no change there
+    assert [(w.who, w.effect.value, w.model) for w in found.workers] == [("coordinator", "start", "opus")]
+    assert "  + start coordinator with opus (session-missing)" in list(review_lines(ReviewResult(ON_DISK, ON_DISK,
+                                                                                                 found)))

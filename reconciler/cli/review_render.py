@@ -65,12 +65,13 @@ def review_lines(result: ReviewResult) -> Iterator[str]:
         mark = "+" if i.change.value == "added" else "-"
         yield f"  {mark} issue {i.issue:16} {i.title}  ({i.change.value}, convoy {i.convoy})".rstrip()
     for w in r.workers:
+        on = f" on {w.issue}" if w.issue else ""
         if w.effect is Effect.start:
-            yield f"  + start {w.rig}/{w.worker} on {w.issue} with {w.model} ({w.reason})"
+            yield f"  + start {w.who}{on}" + (f" with {w.model}" if w.model else "") + f" ({w.reason})"
         elif w.effect is Effect.stop:
-            yield f"  - stop  {w.rig}/{w.worker} on {w.issue} ({w.reason})"
+            yield f"  - stop  {w.who}{on} ({w.reason})"
         else:
-            yield f"  - no longer started: {w.rig}/{w.worker} on {w.issue} with {w.model}"
+            yield f"  - no longer started: {w.who}{on}" + (f" with {w.model}" if w.model else "")
     for route in r.routes:
         yield f"  ~ route {route.issue}: {route.before} -> {route.after} by {route.rule}"
     for cost in r.costs:
@@ -105,7 +106,7 @@ def review_markdown(result: ReviewResult) -> str:
         out.append("")
 
     table("Workers", ("", "rig/worker", "issue", "model", "reason"),
-          [(w.effect.value, f"{w.rig}/{w.worker}", w.issue, w.model or "", w.reason)
+          [(w.effect.value, w.who, w.issue, w.model or "", w.reason)
            for w in r.workers])
     table("Convoys", ("convoy", "rig", "change", "issues added", "issues dropped", "other"),
           [(c.name, c.rig, c.change.value, ", ".join(c.added), ", ".join(c.dropped), "; ".join(c.details))

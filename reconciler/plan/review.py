@@ -55,11 +55,16 @@ class IssueChange:
 @dataclass(frozen=True)
 class WorkerChange:
     rig: str
-    worker: str
+    worker: str  # a town session's role (coordinator, witness) when rig is ""
     issue: str
     effect: Effect
     reason: str
     model: str = ""
+
+    @property
+    def who(self) -> str:
+        """RIG/WORKER, or a town session's role."""
+        return f"{self.rig}/{self.worker}" if self.rig else self.worker
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,8 @@ def _worker_changes(
                 start = a.op in STARTS
                 model = a.spec.model if a.spec and start else ""
                 effect = Effect.start if start else Effect.stop
-                found[(a.rig, a.issue, Op.spawn if start else Op.stop)] = WorkerChange(
+                # By issue (worker names may differ between the two plans); a town session has none.
+                found[(a.rig, a.issue or a.worker, Op.spawn if start else Op.stop)] = WorkerChange(
                     a.rig, a.worker, a.issue, effect, a.reason, model
                 )
         return found
