@@ -111,3 +111,13 @@ def test_import_commits_only_its_own_files(demo_town: Path) -> None:
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=demo_town, capture_output=True,
                             text=True, check=True).stdout.split()
     assert staged == ["notes.txt"]  # still staged, still the user's
+
+
+def test_the_towns_own_sessions_are_skipped_not_described_as_workers() -> None:
+    from reconciler.clients.sessions import SessionFacts
+    from reconciler.model.observed import Stamps
+    from reconciler.ops.importer import Skipped, describe
+
+    for role in ("coordinator", "witness", "refinery"):
+        found = describe(SessionFacts(f"gt-{role}", "/town", {"GT_ROLE": role}, Stamps(worker=role)))
+        assert found == Skipped(f"gt-{role}", f"gt's {role} session: the Town manifest keeps it, not a Rig")

@@ -25,6 +25,7 @@ from reconciler.clients.tmux import Tmux
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.manifests.loader import load_desired_state
 from reconciler.model.desired import NAME_POOL, DesiredState
+from reconciler.model.roles import TownRole
 
 ROLE = re.compile(r"^(?P<rig>[a-z][-a-z0-9]{0,39})/(?P<kind>polecats|workers)/(?P<worker>[A-Za-z0-9][-A-Za-z0-9_]*)$")
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -62,6 +63,8 @@ class Import:
 
 def describe(facts: SessionFacts) -> Worker | Skipped:
     """The worker a session is, or why it is not one gt can describe."""
+    if not facts.stamps.rig and facts.stamps.worker in TownRole.__members__:
+        return Skipped(facts.name, f"gt's {facts.stamps.worker} session: the Town manifest keeps it, not a Rig")
     if facts.stamps.rig and facts.stamps.worker:
         rig, worker, origin = facts.stamps.rig, facts.stamps.worker, "gt"
         role = f"{rig}/workers/{worker}"
