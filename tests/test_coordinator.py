@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,26 @@ def test_what_needs_attention_comes_from_status_and_help_mail() -> None:
         "coordinator is CrashLoop: crashed 2 times",
         "HELP from demo/witness (hq-1): HELP: slit is stuck",
     ]
+
+
+def test_a_view_shows_an_error_and_keeps_refreshing(demo_town: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = demo_town / "manifests" / "rigs" / "demo.yaml"
+    rig.write_text(rig.read_text().replace("max: ", "max: -"))
+    commit_all(demo_town, "a broken rig")
+    assert gt("status")[0] == 2  # once: the error is the answer
+    looks: list[float] = []
+    real_sleep = time.sleep
+
+    def interrupted(seconds: float) -> None:  # the refresh loop's own wait (--every 0): Ctrl-C at the second
+        if seconds != 0:
+            return real_sleep(seconds)
+        looks.append(seconds)
+        if len(looks) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)
+    for command in ("status", "queue"):
+        looks.clear()
+        code, out, _ = gt(command, "--watch", "--every", "0")
+        assert code == 0 and looks == [0.0, 0.0], out
+        assert out.count("error: ") == 2 and "is less than the minimum of 0" in out
