@@ -377,6 +377,26 @@ def _cases() -> list[Case]:
     add(Case("done-label-without-session-merges-not-respawns", d,
              observed(obs_rig("csm", idone)), NOW, [("merge", "nux", "cs-1", "merge-ready")]))
 
+    # The merge queue: priority first, then the oldest report; every branch is served each pass.
+    dq = desired(convoys=(convoy("auth", "cs-1", "cs-2", "cs-3", "cs-4"),))
+    old_low = hooked("cs-1", "nux", labels=(DONE_LABEL,), priority=3, updated="2026-11-20T09:00:00Z")
+    new_high = hooked("cs-2", "slit", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:02Z")
+    newer_high = hooked("cs-3", "toast", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:05Z")
+    older_high = hooked("cs-4", "ace", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:01Z")
+    add(Case("merge-queue-priority-then-oldest-first", dq,
+             observed(obs_rig("csm", old_low, new_high, newer_high, older_high)), NOW,
+             [("merge", "ace", "cs-4", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready"),
+              ("merge", "toast", "cs-3", "merge-ready"), ("merge", "nux", "cs-1", "merge-ready")]))
+    same_priority_old = replace(old_low, priority=1)
+    add(Case("merge-queue-old-branch-first-at-equal-priority", dq,
+             observed(obs_rig("csm", new_high, same_priority_old)), NOW,
+             [("merge", "nux", "cs-1", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready")],
+             [("missing", "", "cs-3"), ("missing", "", "cs-4")]))
+    add(Case("merge-queue-unreported-age-goes-last", dq,
+             observed(obs_rig("csm", replace(new_high, updated=""), older_high)), NOW,
+             [("merge", "ace", "cs-4", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready")],
+             [("missing", "", "cs-1"), ("missing", "", "cs-3")]))
+
     d4 = desired(convoys=(convoy("auth", "cs-1"),))
     i1_slit = hooked("cs-1", "slit")
     add(Case("session-whose-hook-moved-to-another-worker", d4,
@@ -425,8 +445,8 @@ def _cases() -> list[Case]:
                  session(dp, "csm", "capable", p6, idle=5),
              )), NOW,
              [],
-             [("parked", "capable", "cs-6"), ("parked", "furiosa", "cs-5"),
-              ("parked", "slit", "cs-2"), ("parked", "toast", "cs-3"), ("parked", "", "cs-4")]))
+             [("parked", "furiosa", "cs-5"), ("parked", "slit", "cs-2"), ("parked", "toast", "cs-3"),
+              ("parked", "capable", "cs-6"), ("parked", "", "cs-4")]))
 
     # -- sessions no manifest describes ----------------------------------------------
     d5 = desired(convoys=(convoy("auth", "cs-1"),))

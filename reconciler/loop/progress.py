@@ -43,6 +43,7 @@ class IssueProgress:
     blocked_by: tuple[str, ...] = ()
     status: str = ""  # its Beads status
     merge_failed: bool = False
+    queue: tuple[int, int] | None = None  # done: its place in the rig's merge queue, and the queue's length
 
     def describe(self, rig: str) -> str:
         """The state in words: 'blocked by dm-parser', 'working (demo/nux)'."""
@@ -54,6 +55,8 @@ class IssueProgress:
                 return f"hooked to {who}"
             case IssueState.working:
                 return f"working ({who})" + ("; its last merge failed" if self.merge_failed else "")
+            case IssueState.done if self.queue:
+                return f"done ({who}): in the merge queue, {self.queue[0]} of {self.queue[1]}"
             case IssueState.done:
                 return f"done ({who}): reported, waiting for the merge"
             case IssueState.merged:
@@ -68,7 +71,8 @@ class IssueProgress:
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "state": self.state.value, "worker": self.worker,
-                "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status}
+                "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status,
+                "mergeQueue": list(self.queue) if self.queue else None}
 
 
 ON_A_WORKER = frozenset({IssueState.hooked, IssueState.working, IssueState.done})
@@ -117,8 +121,9 @@ class ConvoyProgress:
                 "issues": [i.as_dict() for i in self.issues]}
 
 
-def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None) -> IssueProgress:
-    """One issue's state, from what its rig's store says."""
+def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
+                   queue: tuple[ObservedIssue, ...] = ()) -> IssueProgress:
+    """One issue's state, from what its rig's store says (and the rig's merge queue)."""
     if issue is None:
         return IssueProgress(issue_id, IssueState.missing)
     base = IssueProgress(issue.id, IssueState.waiting, issue.title, worker_of(rig, issue.assignee),
@@ -128,6 +133,8 @@ def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None) -> Issu
     elif issue.status in HELD_STATUSES:
         if base.worker and DONE_LABEL in issue.labels:
             state = IssueState.done
+            place = next((n for n, queued in enumerate(queue, 1) if queued.id == issue.id), None)
+            base = replace(base, queue=(place, len(queue)) if place else None)
         elif base.worker and issue.status == "in_progress":
             state = IssueState.working
         else:
@@ -144,5 +151,5 @@ def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
     if rig.error is not None:
         issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
     else:
-        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i)) for i in convoy.issues)
+        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue) for i in convoy.issues)
     return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)

@@ -138,10 +138,16 @@ class ObservedIssue:
     assignee: str | None = None
     labels: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()  # open `blocks` targets
+    updated: str = ""  # the store's updated_at (ISO 8601): for a done issue, when it was reported done
 
     @property
     def done(self) -> bool:
         return DONE_LABEL in self.labels
+
+    @property
+    def queue_key(self) -> tuple[int, str, str]:
+        """Its place in the rig's merge queue: priority first, then the oldest report, then the id."""
+        return self.priority, self.updated or "~", self.id
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,14 @@ class ObservedRig:
 
     def issue(self, issue_id: str) -> ObservedIssue | None:
         return self._by_id.get(issue_id)
+
+    @cached_property
+    def merge_queue(self) -> tuple[ObservedIssue, ...]:
+        """The issues its workers reported done, in the order the refinery lands them: priority,
+        then age, oldest first. Every pass serves the whole queue, so a low-priority branch waits
+        behind newer urgent ones for seconds, never for days."""
+        return tuple(sorted((i for i in self.issues if i.done and i.status in HELD_STATUSES and i.assignee),
+                            key=lambda i: i.queue_key))
 
     @cached_property
     def _by_id(self) -> dict[str, ObservedIssue]:

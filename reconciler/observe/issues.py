@@ -36,4 +36,5 @@ def _observed(issue: Issue, blocked_by: tuple[str, ...]) -> ObservedIssue:
     return ObservedIssue(
         id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
         issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels, blocked_by=blocked_by,
+        updated=issue.updated_at or "",
     )

@@ -156,6 +156,7 @@ class RigPlanner(LivePlanner):
                                if s.stamps.issue and w not in self.held}
         self.worktrees = {w.worker: w for w in obs.worktrees}
         self.released: set[str] = set()  # issues this plan unhooks because their worker cannot run
+        self.queued: dict[str, str] = {}  # issue -> worker, for the issues reported done
 
     # -- helpers -------------------------------------------------------------
 
@@ -220,6 +221,9 @@ class RigPlanner(LivePlanner):
     def run(self) -> None:
         for worker in sorted(set(self.held) | set(self.sessions)):
             self.worker(worker)
+        queue = [i for i in self.obs.merge_queue if i.id in self.queued]
+        for place, issue in enumerate(queue, 1):
+            self.merge(self.queued[issue.id], issue, place, len(queue))
         for worker, issue in self.extra_hooks:
             self.note(Reason.extra_hook, f"{worker} already works {self.held[worker].id}; "
                       f"{issue.id} is hooked to it too and waits", worker, issue.id, Level.warn)
@@ -253,11 +257,7 @@ class RigPlanner(LivePlanner):
                 self.guarded(Op.release, worker, issue.id, Reason.unwanted, "issue is in no convoy any more")
             return
         if issue.done:
-            spec = self.spec(worker, issue)
-            if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
-                self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
-                             f"worker reported done: land {spec.branch} on {self.rig.branch}, "
-                             "close the issue", spec=spec)
+            self.queued[issue.id] = worker  # merged in queue order once every worker is seen
             return
         if MERGE_FAILED_LABEL in issue.labels:
             failure = self.failures.get((Op.merge.value, issue.id))
@@ -265,6 +265,14 @@ class RigPlanner(LivePlanner):
                       + (f": {failure.error}" if failure else "")
                       + "; the worker keeps its hook, and gt done merges again", worker, issue.id, Level.warn)
         self.running_worker(worker, issue, session)
+
+    def merge(self, worker: str, issue: ObservedIssue, place: int, length: int) -> None:
+        """Land one branch of the rig's merge queue; the executor serves them in this order."""
+        spec = self.spec(worker, issue)
+        if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
+            self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
+                         f"worker reported done: land {spec.branch} on {self.rig.branch}, close the issue "
+                         f"(merge queue {place} of {length})", spec=spec)
 
     def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         """A parked rig stops nothing and merges nothing: say so instead."""
