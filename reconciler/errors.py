@@ -143,6 +143,15 @@ class TerminalError(ActionError):
     """Retrying will not help until something changes."""
 
 
+class MergeRefused(TerminalError):
+    """The refinery could not land a branch (a conflict, a failed gate): the work goes back to its
+    worker. ``details`` is what the worker needs to fix it (the files, the gate's output)."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        self.details = details or message
+        super().__init__(message)
+
+
 class BranchMoved(TransientError):
     """The worker committed after reporting done: nothing was landed; a later pass lands it all."""
 

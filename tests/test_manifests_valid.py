@@ -21,7 +21,7 @@ def test_repository_examples_load_with_their_values() -> None:
     assert (csm.repo, csm.branch, csm.prefix, csm.state, csm.workers_max) == ("../csm", "main", "cs", "active", 4)
     assert csm.worker_names == ("nux", "slit", "toast", "furiosa")
     assert csm.witness == WitnessPolicy(idle_after=300, max_nudges=3, nudge_every=120, stuck_after=1800)
-    assert csm.refinery == RefineryPolicy("squash", (("pytest", "-q"),), 3)
+    assert csm.refinery == RefineryPolicy("squash", (("pytest", "-q"),), 3, 600.0, False)
     auth = next(c for c in state.convoys if c.name == "auth-feature")
     assert (auth.rig, auth.issues, auth.parallelism, auth.paused) == (
         "csm", ("cs-login", "cs-session", "cs-middleware"), 3, False)
@@ -50,7 +50,7 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert (rig.branch, rig.state, rig.workers_max, rig.beads_path, rig.routing) == (
         "main", "active", 4, ".beads", "default")
     assert rig.witness == WitnessPolicy(idle_after=300, max_nudges=3, nudge_every=120, stuck_after=1800)
-    assert rig.refinery == RefineryPolicy("squash", (), 3)
+    assert rig.refinery == RefineryPolicy("squash", (), 3, 600.0, False)
     assert state.convoys[0].title == "auth" and state.convoys[0].parallelism == 0
     town = state.town
     assert town.source is None and town.name == in_tmp.name

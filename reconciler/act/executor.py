@@ -23,7 +23,7 @@ from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory, post, town_store
-from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
+from reconciler.errors import HookConflict, MergeRefused, ReconcilerError, StoreError, TerminalError, TransientError
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
@@ -205,7 +205,14 @@ class Executor:
         crash_point("merge:stopped")
         kept = gitops.remove_worktree(spec.worktree, spec.repo)
         crash_point("merge:removed")
-        return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
+        if kept:
+            return Outcome(action, Result.merged, f"{detail}; worktree and branch kept: {kept}")
+        # Checked here, not assumed: a branch goes only once its head is on the rig's branch.
+        if gitops.landed_commit(spec.repo, rig.branch, issue.id, head, ancestry=True) is not None:
+            kept = gitops.delete_branch(spec.repo, spec.branch, head)
+        else:
+            kept = f"{head[:12]} is not on {rig.branch}"
+        return Outcome(action, Result.merged, detail + (f"; branch kept: {kept}" if kept else ""))
 
     def _resume_landing(self, action: Action, head: str) -> str | None:
         """A merge made before a crash, whose commit the rig's branch does not have yet: move the
@@ -236,7 +243,9 @@ class Executor:
             crash_point("merge:recorded")
 
         try:
-            return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record).new
+            return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record,
+                               scratch=TownPaths(root).scratch(action.rig, action.issue),
+                               gate_timeout=rig.refinery.gate_timeout).new
         except TransientError:
             raise  # the worker's branch or the target moved: landed whole on a later pass
         except TerminalError as exc:
@@ -244,7 +253,7 @@ class Executor:
             self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
             self._mail(action, MessageType.MERGE_FAILED, f"MERGE_FAILED: {action.issue} {title}",
                        f"{spec.branch} did not land on {rig.branch}:\n{exc}")
-            self._rework(action, title, str(exc))
+            self._rework(action, title, exc.details if isinstance(exc, MergeRefused) else str(exc))
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
 
     def _rework(self, action: Action, title: str, why: str) -> None:

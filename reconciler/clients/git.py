@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from reconciler.clients.files import refuse_links
-from reconciler.errors import BranchMoved, TargetMoved, TerminalError
+from reconciler.errors import BranchMoved, MergeRefused, TargetMoved, TerminalError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-GATE_TIMEOUT = 600.0
 FALLBACK_IDENTITY = ("gt", "gt@localhost")  # commits where git has no user.name/user.email
 
 
@@ -95,16 +94,48 @@ def remove_worktree(worktree: str, repo_path: str) -> str:
     return ""
 
 
-def run_gates(spec: WorkerSpec, gates: Sequence[Sequence[str]]) -> None:
-    for gate in gates:
+GATE_TAIL = 20  # lines of a failed gate's output sent back to the worker
+
+
+def run_gates(repo_path: str, scratch: str, commit: str, gates: Sequence[Sequence[str]], timeout: float) -> None:
+    """Run the gates on ``commit`` (the merged result) in a scratch worktree at ``scratch``,
+    removed afterwards; never in the user's checkout or the worker's."""
+    if not gates:
+        return
+    path = Path(scratch)
+    refuse_links(path, parents=3)  # .gt/scratch/<rig>/<issue>
+    with _repo(repo_path) as repo:
+        _drop_scratch(repo, path)  # left by a crash mid-gate
+        path.parent.mkdir(parents=True, exist_ok=True)
+        repo.git.worktree("add", "--detach", str(path), commit)
         try:
-            proc = subprocess.run(list(gate), cwd=spec.worktree, capture_output=True, text=True,
-                                  timeout=GATE_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TerminalError(f"gate {' '.join(gate)!r} could not run: {exc}") from exc
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise TerminalError(f"gate {' '.join(gate)!r} failed (exit {proc.returncode}): {' | '.join(tail)}")
+            for gate in gates:
+                _run_gate(gate, path, timeout)
+        finally:
+            _drop_scratch(repo, path)
+
+
+def _drop_scratch(repo, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Forced: the scratch worktree is gt's own, and a gate's build output is no one's work."""
+    if path.exists():
+        repo.git.worktree("remove", "--force", str(path), with_exceptions=False)
+    repo.git.worktree("prune")
+
+
+def _run_gate(gate: Sequence[str], cwd: Path, timeout: float) -> None:
+    named = " ".join(gate)
+    try:
+        proc = subprocess.run(list(gate), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise MergeRefused(f"gate {named!r} timed out after {timeout:g}s on the merged result") from exc
+    except OSError as exc:
+        raise TerminalError(f"gate {named!r} could not run: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-GATE_TAIL:]
+        raise MergeRefused(f"gate {named!r} failed (exit {proc.returncode}) on the merged result: "
+                           f"{' | '.join(tail[-3:])}",
+                           f"gate {named!r} failed (exit {proc.returncode}) on the merged result; "
+                           "its last output:\n" + "\n".join(f"    {line}" for line in tail))
 
 
 def _identity(repo, head) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -160,11 +191,12 @@ def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ance
 
 @_wrapped
 def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str, issue_id: str,
-         before_advance: Callable[[Landing], None]) -> Landing:
-    """Gate and combine the worker's branch, then move the rig's branch to the result.
+         before_advance: Callable[[Landing], None], *, scratch: str, gate_timeout: float = 600.0) -> Landing:
+    """Combine the worker's branch with the rig's, gate the result, then move the rig's branch to it.
 
-    ``before_advance`` is told the landing before the rig's branch moves (the refinery
-    records it there, so a crash after that point resumes instead of merging again).
+    The gates run on the merged result in a scratch worktree (``scratch``). ``before_advance``
+    is told the landing before the rig's branch moves (the refinery records it there, so a
+    crash after that point resumes instead of merging again).
     """
     import git
 
@@ -175,13 +207,10 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
         head = work.head.commit.hexsha
         if repo.is_ancestor(head, base):
             raise TerminalError(f"{spec.branch} has no commits that {spec.base_branch} lacks")
-        run_gates(spec, gates)
-        if work.head.commit.hexsha != head:  # committed to while the gates ran: those are gated next time
-            raise BranchMoved(spec.branch, head)
         env = _identity(repo, repo.commit(head))
         message = f"{message.rstrip()}\n\n{TRAILER_ISSUE}: {issue_id}\n{TRAILER_HEAD}: {head}\n"
         try:
-            if strategy == "rebase":
+            if strategy == "rebase":  # in the worker's own worktree: its branch becomes what lands
                 with work.git.custom_environment(**env):
                     work.git.rebase(base)
                 new = work.head.commit.hexsha
@@ -196,9 +225,14 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
             if "conflict" in (exc.stdout + exc.stderr).lower() or exc.status == 1:
                 files = _conflicting_files(repo, base, head)
                 named = f" in {', '.join(files)}" if files else ""
-                raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}{named}") from exc
+                raise MergeRefused(f"{spec.branch} conflicts with {spec.base_branch}{named}",
+                                   f"{spec.branch} conflicts with {spec.base_branch}; the files in conflict:\n"
+                                   + "\n".join(f"    {f}" for f in files)) from exc
             raise TerminalError(f"{spec.branch} could not be combined with {spec.base_branch}: "
                                 f"{exc.stderr.strip()}") from exc
+        run_gates(spec.repo, scratch, str(new), gates, gate_timeout)
+        if work.head.commit.hexsha != (new if strategy == "rebase" else head):
+            raise BranchMoved(spec.branch, head)  # committed to while the gates ran: gated next time
         landing = Landing(base, head, str(new))
         before_advance(landing)
         _advance(repo, spec.base_branch, base, landing.new)
@@ -235,6 +269,24 @@ def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-
         if repo.commit(branch).hexsha != old:
             raise TargetMoved(branch, old) from exc
         raise TerminalError(f"could not advance {branch}: {exc.stderr.strip()}") from exc
+
+
+@_wrapped
+def delete_branch(repo_path: str, branch: str, head: str) -> str:
+    """Delete a worker's branch whose work has landed: only while it still points at ``head``
+    (the commit found on the rig's branch) and no worktree has it checked out. "" when deleted,
+    else why it was kept."""
+    import git
+
+    with _repo(repo_path) as repo:
+        where = _checked_out_at(repo, branch)
+        if where is not None:
+            return f"checked out at {where}"
+        try:
+            repo.git.update_ref("-d", f"refs/heads/{branch}", head)
+        except git.GitCommandError as exc:
+            return exc.stderr.strip().removeprefix("fatal: ") or "git update-ref -d failed"
+    return ""
 
 
 def _checked_out_at(repo, branch: str) -> str | None:  # type: ignore[no-untyped-def]

@@ -113,6 +113,8 @@ def rig_of(name: str, spec: dict[str, Any], source: Source | None = None) -> Rig
             strategy=refinery["strategy"],
             gates=tuple(_argv(g) for g in refinery["gates"]),
             max_reworks=refinery["maxReworks"],
+            gate_timeout=parse_duration(refinery["gateTimeout"]),
+            push=refinery["push"],
         ),
         source=source,
     )

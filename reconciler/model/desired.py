@@ -73,6 +73,8 @@ class RefineryPolicy:
     strategy: str
     gates: tuple[tuple[str, ...], ...]
     max_reworks: int  # failed merges sent back to the worker before HELP goes to the overseer
+    gate_timeout: float  # seconds one gate may run
+    push: bool  # push the rig's branch to its remote after each merge (a URL rig)
 
 
 class RigState(str, enum.Enum):
