@@ -237,3 +237,17 @@ def test_a_failing_gate_sends_its_output_back_and_moves_nothing(demo_town: Path)
     assert len(rework) == 1 and "FAILED test_parse - KeyError" in rework[0].description, inbox
     assert "collected 3 items" in rework[0].description
     assert not (demo_town / ".gt/scratch/demo/dm-parser").exists()
+
+
+def test_a_worker_that_dies_between_done_and_the_merge_still_has_its_commits_merged(demo_town: Path) -> None:
+    town = done_town(demo_town, "squash")
+    worker = str(store(demo_town).get("dm-greet").assignee).rsplit("/", 1)[-1]
+    town.runtime.stop(f"gt-demo-{worker}")  # the agent (and its pane) are gone before the refinery came
+    plan, _ = town.plan(0.0, backoff=False)
+    mine = [(a.op, a.issue) for a in plan.actions if a.worker == worker]
+    assert mine == [(Op.merge, "dm-greet")]  # merged, not respawned to redo the work
+    outcomes = Executor(town.desired, town.runtime, town.stores).apply(plan)
+    assert any(o.action.issue == "dm-greet" and o.result.value == "merged" for o in outcomes), outcomes
+    assert store(demo_town).get("dm-greet").status == "closed" and len(commits_for(demo_town, "dm-greet")) == 1
+    tree = git.Repo(demo_town / "rigs/demo").commit("main").tree
+    assert "work/dm-greet.md" in {e.path for e in tree.traverse()}  # type: ignore[union-attr]
