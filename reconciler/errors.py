@@ -174,3 +174,11 @@ class TargetMoved(TransientError):
 
     def __init__(self, branch: str, base: str) -> None:
         super().__init__(f"{branch} moved past {base[:12]} while the merge was made: merging again next time")
+
+
+class RemoteMoved(TransientError):
+    """The remote's branch moved since it was fetched: the push was rejected, nothing was forced;
+    the refinery fetches, merges and gates again."""
+
+    def __init__(self, branch: str, why: str) -> None:
+        super().__init__(f"the push to {branch} was rejected (the remote moved): {why}", delay=5.0)

@@ -127,3 +127,13 @@ def save(path: Path, text: str) -> None:
     town = next((p.parent for p in path.parents if p.name == "manifests"), None)
     if town is not None and (town / ".git").exists():
         commit_all(town, f"edit {path.name}")
+
+
+def gt(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: exit code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr

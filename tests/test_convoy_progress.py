@@ -11,26 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import git
-from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.lock import TownLock
 from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 
-from .conftest import commit_all, wait_for
+from .conftest import commit_all, gt, wait_for
 
-runner = CliRunner()
 CONVOY = "manifests/convoys/demo.yaml"
 FAST = "env: {GT_DEMO_DELAY: '0.1'}"  # what the demo_town fixture sets
 WAITING_AGENTS = "env: {GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle}\n      prompt: {via: none}"
 
 
-def gt(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def show(town: Path) -> dict[str, Any]:

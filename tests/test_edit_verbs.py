@@ -10,12 +10,11 @@ from pathlib import Path
 
 import git
 import pytest
-from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.ops.scaffold import init_town
 
-runner = CliRunner()
+from .conftest import gt
+
 CONVOY = "manifests/convoys/demo.yaml"
 RIG = "manifests/rigs/demo.yaml"
 DOCS_RIG = """\
@@ -29,9 +28,6 @@ spec:
 """
 
 
-def gt(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

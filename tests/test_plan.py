@@ -815,3 +815,18 @@ def test_a_landed_convoy_is_announced_once_and_only_when_the_mail_was_read() -> 
         assert [compact(a) for a in actions if a.op.value == "announce"] == expected, announced
     half = observed(obs_rig("csm", issue("cs-1", "closed"), issue("cs-2", "open")))
     assert not [a for a in plan(d, replace(half, announced=frozenset()), 0.0).actions if a.op.value == "announce"]
+
+
+def test_a_rig_not_cloned_yet_is_cloned_first_and_backs_off_after_a_failure() -> None:
+    from reconciler.model.observed import FailureRecord, ObservedRig
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    seen = observed(ObservedRig("csm", cloned=False))
+    result = plan(d, seen, NOW)
+    assert [(a.op, a.rig, a.subject, a.reason) for a in result.actions] == [(Op.clone, "csm", "rig/csm", "not-cloned")]
+    assert not result.notes  # nothing else is planned or noted for the rig until it is on disk
+    failed = replace(seen, failures=(FailureRecord("csm", "", "", "clone", "", "git clone: no route", (NOW - 1,)),))
+    backing = plan(d, failed, NOW)
+    assert not backing.actions and [n.reason for n in backing.notes] == ["failing"]
+    assert backing.requeue_after is not None and backing.requeue_after > 0
+    assert [a.op for a in plan(d, failed, NOW, backoff=False).actions] == [Op.clone]  # gt apply: at once

@@ -23,17 +23,26 @@ from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory, post, town_store
-from reconciler.errors import HookConflict, MergeRefused, ReconcilerError, StoreError, TerminalError, TransientError
+from reconciler.errors import (
+    HookConflict,
+    MergeRefused,
+    ReconcilerError,
+    RemoteMoved,
+    StoreError,
+    TerminalError,
+    TransientError,
+)
 from reconciler.model.actions import Action, Op, Plan
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
-from reconciler.model.paths import TownPaths, rig_repo_path
+from reconciler.model.paths import TownPaths, is_url, rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
 # Actions whose failures are remembered, so the next passes back off rather than repeat them.
-REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop)
+PUSH_ATTEMPTS = 3  # a remote that moves this many times in a row is tried again on a later pass
+REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop, Op.clone)
 
 
 class Result(str, enum.Enum):
@@ -59,9 +68,12 @@ class Outcome:
 class Executor:
     def __init__(self, desired: DesiredState, runtime: Runtime, stores: StoreFactory, *,
                  clock: Callable[[], float] = time.time,
-                 on_event: Callable[[Outcome], None] | None = None) -> None:
+                 on_event: Callable[[Outcome], None] | None = None,
+                 on_progress: Callable[[Action, str], None] | None = None) -> None:
         self.desired, self.runtime, self.stores, self.clock = desired, runtime, stores, clock
         self.on_event = on_event or (lambda outcome: None)
+        # What a long action (a clone) says while it runs: printed by gt apply, journalled by the controller.
+        self.on_progress = on_progress or (lambda action, line: log.info("%s: %s", action.subject, line))
         self._stores: dict[str, IssueStore] = {}
 
     def store(self, rig: str) -> IssueStore:
@@ -111,7 +123,7 @@ class Executor:
     def _remember(self, outcome: Outcome) -> None:
         """Failures are kept so the planner backs off; a success forgets them."""
         action = outcome.action
-        if action.op not in REMEMBERED or not action.issue:
+        if action.op not in REMEMBERED or not (action.issue or action.op is Op.clone):
             return
         try:
             if outcome.failed:
@@ -150,6 +162,11 @@ class Executor:
             return Outcome(action, Result.updated, f"{action.issue} hooked to {role}")
         if action.op is Op.merge:
             return self._merge(action)
+        if action.op is Op.clone:
+            rig = self.desired.rig(action.rig)
+            path = rig_repo_path(self.desired, rig)
+            gitops.clone(rig.repo, path, rig.branch, lambda line: self.on_progress(action, line))
+            return Outcome(action, Result.created, f"cloned {rig.repo} into {path}")
         if action.op is Op.quarantine:
             assert action.spec is not None
             history.quarantine(self.desired.root, action.rig, action.worker, action.issue,
@@ -223,6 +240,13 @@ class Executor:
         if intent is None or not intent.landed or head not in (intent.head, intent.landed) \
                 or (intent.target, intent.strategy) != (rig.branch, rig.refinery.strategy):
             return None
+        if rig.refinery.push and is_url(rig.repo):
+            # Only what the remote took counts: a merge whose push never happened is made again.
+            try:
+                gitops.fetch(action.spec.repo, rig.branch)  # fast-forwards the local branch to it
+            except TransientError:
+                return None
+            return intent.landed if gitops.contains(action.spec.repo, rig.branch, intent.landed) else None
         try:
             gitops.advance(action.spec.repo, intent.target, intent.base, intent.landed)
         except (TerminalError, TransientError):
@@ -242,10 +266,24 @@ class Executor:
                 landed=landing.new))
             crash_point("merge:recorded")
 
+        push = rig.refinery.push and is_url(rig.repo)
+
+        def publish(landing: gitops.Landing) -> None:
+            gitops.push(spec.repo, landing.new, rig.branch)
+
         try:
-            return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record,
-                               scratch=TownPaths(root).scratch(action.rig, action.issue),
-                               gate_timeout=rig.refinery.gate_timeout).new
+            for attempt in range(1, PUSH_ATTEMPTS + 1):
+                if push:
+                    gitops.fetch(spec.repo, rig.branch)  # merge onto what the remote has now
+                try:
+                    return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue,
+                                       record, scratch=TownPaths(root).scratch(action.rig, action.issue),
+                                       gate_timeout=rig.refinery.gate_timeout, publish=publish if push else None).new
+                except RemoteMoved as exc:  # never forced: fetch, merge and gate again on the new tip
+                    self.on_progress(action, f"{exc}; attempt {attempt} of {PUSH_ATTEMPTS}")
+                    if attempt == PUSH_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")
         except TransientError:
             raise  # the worker's branch or the target moved: landed whole on a later pass
         except TerminalError as exc:
@@ -392,6 +430,12 @@ class Executor:
 
     def _prepare(self, action: Action) -> None:
         assert action.spec is not None
+        rig = self.desired.rig(action.rig)
+        if action.op is Op.spawn and is_url(rig.repo):  # branch from what the remote has now
+            try:
+                gitops.fetch(action.spec.repo, rig.branch)
+            except TransientError as exc:  # offline: branch from the last fetch rather than not at all
+                self.on_progress(action, f"{exc}; branching from the last fetch")
         gitops.ensure_worktree(action.spec)
         if action.op is Op.spawn:
             try:

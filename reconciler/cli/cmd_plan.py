@@ -216,7 +216,8 @@ def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # t
         s.echo("Cancelled; nothing done.", err=True)
         return 1, None
     executor = Executor(town.desired, town.runtime, town.stores,
-                        on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
+                        on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr),
+                        on_progress=lambda a, line: s.echo(f"  {a.subject}: {line}", err=True))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
     result = {"plan": plan.to_dict(), "revision": town.revision.as_dict(), "outcomes": [

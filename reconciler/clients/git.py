@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from reconciler.clients.files import refuse_links
-from reconciler.errors import BranchMoved, MergeRefused, TargetMoved, TerminalError
+from reconciler.errors import BranchMoved, MergeRefused, RemoteMoved, TargetMoved, TerminalError, TransientError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
 
@@ -191,12 +192,14 @@ def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ance
 
 @_wrapped
 def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str, issue_id: str,
-         before_advance: Callable[[Landing], None], *, scratch: str, gate_timeout: float = 600.0) -> Landing:
+         before_advance: Callable[[Landing], None], *, scratch: str, gate_timeout: float = 600.0,
+         publish: Callable[[Landing], None] | None = None) -> Landing:
     """Combine the worker's branch with the rig's, gate the result, then move the rig's branch to it.
 
     The gates run on the merged result in a scratch worktree (``scratch``). ``before_advance``
     is told the landing before the rig's branch moves (the refinery records it there, so a
-    crash after that point resumes instead of merging again).
+    crash after that point resumes instead of merging again); ``publish`` (a push) runs after
+    it, and the local branch moves only once that succeeded.
     """
     import git
 
@@ -235,6 +238,8 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
             raise BranchMoved(spec.branch, head)  # committed to while the gates ran: gated next time
         landing = Landing(base, head, str(new))
         before_advance(landing)
+        if publish is not None:
+            publish(landing)
         _advance(repo, spec.base_branch, base, landing.new)
         return landing
 
@@ -414,3 +419,85 @@ def in_repository(root: Path) -> bool:
     """Whether ``root`` is inside a Git working tree."""
     run = _git(root, "rev-parse", "--is-inside-work-tree")
     return run.returncode == 0 and run.stdout.strip() == "true"
+
+
+# -- rigs whose repository lives on a remote ---------------------------------------------------
+
+REMOTE = "origin"
+
+
+def clone(url: str, path: str, branch: str, progress: Callable[[str], None]) -> None:
+    """Clone ``url`` at ``branch`` into ``path``, telling ``progress`` what git reports as it goes.
+
+    Cloned beside the target and renamed into place, so a clone cut short (a crash, a network
+    failure) never leaves a half repository where the rig's is expected.
+    """
+    target = Path(path)
+    refuse_links(target, parents=2)  # .gt/repos/<rig>
+    partial = target.with_name(f".{target.name}.partial")
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["git", "clone", "--progress", "--branch", branch, "--", url, str(partial)]
+    said, last = "", ""
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=os.environ | {"GIT_TERMINAL_PROMPT": "0"}) as proc:
+        assert proc.stderr is not None
+        for line in _progress_lines(proc.stderr):
+            last = line
+            phase = line.split(":", 1)[0]
+            if phase != said or line.endswith("done."):  # a line per phase, and its end: not every percent
+                progress(line)
+                said = phase
+    if proc.returncode != 0:
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+        raise TransientError(f"git clone {url}: {last or f'exit {proc.returncode}'}", delay=60.0)
+    partial.rename(target)
+
+
+def _progress_lines(stream) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Git's progress: lines ended by a newline or a carriage return (a percentage redrawn)."""
+    buffer = b""
+    while chunk := stream.read1(4096):
+        buffer += chunk
+        *lines, buffer = re.split(rb"[\r\n]", buffer)
+        for raw in lines:
+            if raw.strip():
+                yield raw.decode(errors="replace").strip()
+    if buffer.strip():
+        yield buffer.decode(errors="replace").strip()
+
+
+def fetch(repo_path: str, branch: str) -> str:
+    """Fetch ``branch`` from the remote and fast-forward the local branch to it when it can;
+    returns the remote's tip. A local branch ahead of the remote (or apart from it) is left."""
+    with _repo(repo_path) as repo:
+        done = _git(Path(repo_path), "fetch", "--quiet", REMOTE, f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}")
+        if done.returncode != 0:
+            raise TransientError(f"git fetch {REMOTE} {branch}: {done.stderr.strip()}", delay=60.0)
+        remote = repo.commit(f"refs/remotes/{REMOTE}/{branch}").hexsha
+        local = repo.commit(f"refs/heads/{branch}").hexsha
+        if local != remote and repo.is_ancestor(local, remote):
+            _advance(repo, branch, local, remote)
+        return str(remote)
+
+
+def contains(repo_path: str, branch: str, commit: str) -> bool:
+    """Whether ``branch``'s history has ``commit``."""
+    return _git(Path(repo_path), "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}").returncode == 0
+
+
+def push(repo_path: str, commit: str, branch: str) -> None:
+    """Push ``commit`` to the remote's ``branch``; never forced, so the remote takes it only as a
+    fast-forward. RemoteMoved when it was refused for that reason."""
+    done = _git(Path(repo_path), "push", "--porcelain", REMOTE, f"{commit}:refs/heads/{branch}")
+    if done.returncode == 0:
+        return
+    said = (done.stdout + done.stderr).strip()
+    if "[rejected]" in said or "non-fast-forward" in said or "fetch first" in said:
+        raise RemoteMoved(f"{REMOTE}/{branch}", said.splitlines()[-1] if said else "rejected")
+    raise TransientError(f"git push {REMOTE} {branch}: {said}", delay=60.0)

@@ -26,6 +26,7 @@ class Op(str, enum.Enum):
     answer = "answer"  # answer a dialog the agent's manifest says how to answer
     prune = "prune"  # remove a worktree whose work is all on the rig's branch
     announce = "announce"  # a convoy landed: mail CONVOY_LANDED to the overseer, once
+    clone = "clone"  # a rig whose repo is a Git URL is not on disk yet: clone it below .gt/repos/
 
 
 class Level(str, enum.Enum):
@@ -39,7 +40,7 @@ class Level(str, enum.Enum):
 MARKERS = {
     Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
     Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
-    Op.prompt: "~", Op.answer: "~", Op.prune: "-", Op.announce: "~",
+    Op.prompt: "~", Op.answer: "~", Op.prune: "-", Op.announce: "~", Op.clone: "+",
 }
 # Actions that change only their session (its screen or stamps) and never the rig's store or
 # worktrees: after them, a rig needs no second look.
@@ -48,7 +49,7 @@ SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help, Op.announce})
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
     Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5, Op.prompt: 5, Op.answer: 5,
-    Op.prune: 0, Op.announce: 5,
+    Op.prune: 0, Op.announce: 5, Op.clone: 0,
 }
 
 

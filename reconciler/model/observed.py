@@ -158,6 +158,7 @@ class ObservedRig:
     issues: tuple[ObservedIssue, ...] = ()
     error: str | None = None
     worktrees: tuple[ObservedWorktree, ...] = ()
+    cloned: bool = True  # False: its repo is a Git URL not cloned yet (nothing else was read)
 
     def issue(self, issue_id: str) -> ObservedIssue | None:
         return self._by_id.get(issue_id)

@@ -20,7 +20,7 @@ def observe_rigs(desired: DesiredState, stores: StoreFactory) -> tuple[ObservedR
 def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> ObservedRig:
     repo = Path(rig_repo_path(desired, rig))
     if is_url(rig.repo) and not repo.exists():
-        return ObservedRig(rig.name, error=f"{rig.repo} is not cloned yet (expected at {repo})")
+        return ObservedRig(rig.name, cloned=False)
     if not repo.is_dir():
         return ObservedRig(rig.name, error=f"repository {repo} does not exist")
     listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}

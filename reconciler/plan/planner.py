@@ -72,6 +72,9 @@ def plan(
                     if s.stamps.rig == rig.name and s.stamps.worker}
         claimed.update(s.name for s in sessions.values())
         obs = observed.rig(rig.name)
+        if not obs.cloned:
+            RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).clone()
+            continue
         if obs.error is not None:
             draft.note(rank, Note(rig.name, Reason.rig_unreadable, f"nothing done on this rig: {obs.error}",
                                   level=Level.error))
@@ -265,6 +268,14 @@ class RigPlanner(LivePlanner):
                       + (f": {failure.error}" if failure else "")
                       + "; the worker keeps its hook, and gt done merges again", worker, issue.id, Level.warn)
         self.running_worker(worker, issue, session)
+
+    def clone(self) -> None:
+        """A rig on a remote is cloned before anything else is done for it (once its sessions, if
+        any survived the clone's removal, are seen again)."""
+        if self.backing_off(Op.clone, "", "", ""):  # recorded without a spec, so without a fingerprint
+            return
+        self.draft.act(self.rank, Action(Op.clone, self.rig.name, "", "", f"rig/{self.rig.name}", Reason.not_cloned,
+                                         f"clone {self.rig.repo} ({self.rig.branch}) into .gt/repos/{self.rig.name}"))
 
     def merge(self, worker: str, issue: ObservedIssue, place: int, length: int) -> None:
         """Land one branch of the rig's merge queue; the executor serves them in this order."""
