@@ -251,3 +251,23 @@ def test_a_worker_that_dies_between_done_and_the_merge_still_has_its_commits_mer
     assert store(demo_town).get("dm-greet").status == "closed" and len(commits_for(demo_town, "dm-greet")) == 1
     tree = git.Repo(demo_town / "rigs/demo").commit("main").tree
     assert "work/dm-greet.md" in {e.path for e in tree.traverse()}  # type: ignore[union-attr]
+
+
+def test_the_queue_lands_by_priority_then_oldest_report_and_starves_no_one(demo_town: Path) -> None:
+    import time
+
+    town = done_town(demo_town, "squash")
+    rig_store = store(demo_town)
+    for issue in ("dm-readme", "dm-parser", "dm-greet"):  # reported in this order, a second apart
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        wait_for(lambda s=stamp: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) > s)  # type: ignore[misc]
+        rig_store.update(issue, remove_labels=[DONE_LABEL])
+        rig_store.update(issue, add_labels=[DONE_LABEL])
+    # Priority 1 before priority 2; at equal priority the older report first; the old P2 still lands now.
+    plan, _ = town.plan(0.0, backoff=False)
+    assert [a.issue for a in plan.actions if a.op is Op.merge] == ["dm-parser", "dm-greet", "dm-readme"]
+    outcomes = Executor(town.desired, town.runtime, town.stores).apply(plan)
+    assert [o.action.issue for o in outcomes if o.result.value == "merged"] == ["dm-parser", "dm-greet", "dm-readme"]
+    landed = [m for c in git.Repo(demo_town / "rigs/demo").iter_commits("main", first_parent=True)
+              for m in [str(c.message)] if gitops.TRAILER_ISSUE in m]
+    assert [m.split(":")[0] for m in reversed(landed)] == ["dm-parser", "dm-greet", "dm-readme"]
