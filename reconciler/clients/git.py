@@ -482,7 +482,11 @@ def fetch(repo_path: str, branch: str) -> str:
         remote = repo.commit(f"refs/remotes/{REMOTE}/{branch}").hexsha
         local = repo.commit(f"refs/heads/{branch}").hexsha
         if local != remote and repo.is_ancestor(local, remote):
-            _advance(repo, branch, local, remote)
+            try:
+                _advance(repo, branch, local, remote)
+            except TerminalError as exc:  # the checkout's own changes are in the way: not a worker's fault
+                raise TransientError(f"could not fast-forward {branch} to {REMOTE}/{branch}: {exc}",
+                                     delay=60.0) from exc
         return str(remote)
 
 
