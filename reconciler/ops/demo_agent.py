@@ -97,7 +97,9 @@ def edited(text: str, edit: Edit) -> str:
         if edit.new in text.splitlines():
             return text
         return text + ("\n" if text and not text.endswith("\n") else "") + edit.new + "\n"
-    return text.replace(edit.old, edit.new, 1)
+    if edit.old in edit.new and edit.new in text:
+        return text  # made already: replacing again would grow it
+    return text.replace(edit.old, edit.new)
 
 
 def keep_both(text: str) -> str:
