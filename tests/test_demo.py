@@ -197,6 +197,9 @@ def test_a_rework_is_told_from_the_mail_alone() -> None:
     assert sent.why == "gt/slit/dm-parser conflicts with main in README.md"
     mail.append(message(3, MessageType.MERGED, "demo/workers/slit", "MERGED: dm-parser P"))
     assert reworks(mail)[0].merged
+    listed = replace(mail[0], body="Your branch b did not land on main:\nb conflicts with main; the files "
+                                   "in conflict:\n    README.md\n    app.py\n\nIn your worktree: merge main")
+    assert reworks([listed])[0].why == "b conflicts with main; the files in conflict: README.md app.py"
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ class Rework:
 
     issue: str
     worker: str
-    why: str  # the line of the REWORK_REQUEST that says what conflicted
+    why: str  # what the REWORK_REQUEST says went wrong (the files in conflict, a gate)
     merged: bool
 
 
@@ -150,6 +150,7 @@ def reworks(mail: tuple[Message, ...] | list[Message]) -> list[Rework]:
         issue = m.about(ISSUE_LABEL)[0]
         merged = any(later.kind is MessageType.MERGED and later.to == m.to and issue in later.subject.split()
                      for later in mail[n + 1:])
-        lines = [line.strip() for line in m.body.splitlines() if line.strip()]
-        found.append(Rework(issue, m.to, lines[1] if len(lines) > 1 else "", merged))
+        # The body's first paragraph: "Your branch ... did not land on main:", then why.
+        lines = [line.strip() for line in m.body.strip().split("\n\n", 1)[0].splitlines()]
+        found.append(Rework(issue, m.to, " ".join(line for line in lines[1:] if line), merged))
     return found
