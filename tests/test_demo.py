@@ -202,6 +202,16 @@ def test_a_rework_is_told_from_the_mail_alone() -> None:
     assert reworks([listed])[0].why == "b conflicts with main; the files in conflict: README.md app.py"
 
 
+def test_a_board_line_is_cut_to_the_terminal_without_losing_its_colour_reset() -> None:
+    from reconciler.cli.settings import ColorMode, Settings, fit
+
+    s = Settings(color=ColorMode.always)
+    line = "ab " + s.paint("cdefg", "red") + " hij"
+    assert fit(line, 100) == line
+    assert fit(line, 5) == "ab " + s.paint("cd", "red")
+    assert fit("abc", 2) == "ab" and fit("abc", 0) == ""
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import typer
 
 from reconciler.cli import GtCommand, app, maps_errors, settings
 from reconciler.cli.render import plural
-from reconciler.cli.settings import Settings
+from reconciler.cli.settings import Settings, fit
 from reconciler.errors import UsageError
 
 if TYPE_CHECKING:
@@ -147,7 +147,6 @@ def _board(s: Settings, root: Path, now: Snapshot, doc: dict[str, Any], shown: l
     from reconciler.cli.cmd_convoy import headline, issue_rows
     from reconciler.cli.cmd_status import worker_lines
 
-    width = shutil.get_terminal_size().columns
     lines = [s.paint(f"gt demo in {root}: {elapsed:.1f}s", "bold")]
     for convoy in now.convoys:
         lines += [f"convoy {convoy.name}, rig {convoy.rig}: {headline(convoy)}", *issue_rows(s, convoy)]
@@ -155,13 +154,14 @@ def _board(s: Settings, root: Path, now: Snapshot, doc: dict[str, Any], shown: l
     lines += ["workers" + ("" if workers else ": none"), *(line for w in workers for line in worker_lines(w, s))]
     lines += ["", "what happened:"]
     for at, event in shown[-SHOWN_EVENTS:]:
-        text = f"{at:5.1f}s  {event.text}"[:max(width - 1, 20)]
+        text = f"{at:5.1f}s  {event.text}"
         lines.append(s.paint(text, event.style) if event.style else text)
-    typer.echo("\x1b[H", nl=False)
+    width = shutil.get_terminal_size().columns
+    typer.echo("\x1b[?7l\x1b[H", nl=False)  # and no wrapping: a line cut short, never folded
     for line in lines:
         typer.echo("\x1b[2K", nl=False)
-        s.echo(line)
-    typer.echo("\x1b[J", nl=False)
+        s.echo(fit(line, width))
+    typer.echo("\x1b[J\x1b[?7h", nl=False)
 
 
 def _stop(s: Settings, root: Path, pid: int | None) -> None:
