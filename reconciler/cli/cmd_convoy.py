@@ -151,6 +151,15 @@ def headline(p: ConvoyProgress) -> str:
     return f"{p.merged}/{p.total} merged, {p.working} on workers, {waiting} waiting" + (f"; {state}" if state else "")
 
 
+def issue_rows(s: Settings, progress: ConvoyProgress) -> list[str]:
+    """One line an issue: its id, its state in words (coloured), its title."""
+    said = [(i, i.describe(progress.rig)) for i in progress.issues]
+    width = max((len(i.id) for i, _ in said), default=0)
+    said_width = max((len(text) for _, text in said), default=0)
+    return [f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
+            + f"  {issue.title}".rstrip() for issue, text in said]
+
+
 @convoy_app.command("list", cls=GtCommand)
 @maps_errors
 def convoy_list(ctx: typer.Context, output: OutputOption = None) -> None:
@@ -187,11 +196,7 @@ def convoy_show(ctx: typer.Context, name: NameArgument, output: OutputOption = N
     s.echo(s.paint(f"convoy {progress.name}{title}, rig {progress.rig}: {headline(progress)}", "bold"))
     if progress.error:
         s.echo(s.paint(f"  the rig's store could not be read: {progress.error}", "red"))
-    said = [(i, i.describe(progress.rig)) for i in progress.issues]
-    width = max(len(i.id) for i, _ in said)
-    said_width = max(len(text) for _, text in said)
-    for issue, text in said:
-        s.echo(f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
-               + f"  {issue.title}".rstrip())
+    for line in issue_rows(s, progress):
+        s.echo(line)
     if progress.landed:
         s.echo(s.paint("Landed: every issue is merged and closed.", "green"))
