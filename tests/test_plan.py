@@ -830,3 +830,22 @@ def test_a_rig_not_cloned_yet_is_cloned_first_and_backs_off_after_a_failure() ->
     assert not backing.actions and [n.reason for n in backing.notes] == ["failing"]
     assert backing.requeue_after is not None and backing.requeue_after > 0
     assert [a.op for a in plan(d, failed, NOW, backoff=False).actions] == [Op.clone]  # gt apply: at once
+
+
+def test_a_rework_reported_done_after_a_failed_merge_is_merged_without_waiting_the_backoff() -> None:
+    from datetime import UTC, datetime
+
+    from reconciler.model.observed import FailureRecord
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    stale = hooked("cs-1", "nux", labels=(DONE_LABEL,), updated=at(NOW - 60))
+    fp = worker_spec(d, d.rig("csm"), "nux", stale).fingerprint
+    failure = (FailureRecord("csm", "nux", "cs-1", "merge", fp, "conflicts with main", (NOW - 5,)),)
+    waiting = plan(d, observed(obs_rig("csm", stale), failures=failure), NOW)
+    assert not waiting.actions and [n.reason for n in waiting.notes] == ["failing"]  # the same report: back off
+    reworked = replace(stale, updated=at(NOW - 2))  # gt done again after the failure
+    merged = plan(d, observed(obs_rig("csm", reworked), failures=failure), NOW)
+    assert [(a.op, a.issue) for a in merged.actions] == [(Op.merge, "cs-1")]
