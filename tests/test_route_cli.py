@@ -1,13 +1,17 @@
-"""gt route (and --why, -o json), on a real demo town (the
+"""gt route (and --why, -o json), gt sling --smart and gt-smart-sling, on a real demo town (the
 ``town`` fixture): its manifests in Git, its issues in the rig's embedded Beads store."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import git
+import pytest
 
+from reconciler.cli.cmd_route import smart_sling
 from reconciler.clients.beads.embedded import JsonlStore
 
 from .conftest import gt, save
@@ -133,3 +137,58 @@ def test_route_finds_the_rig_whose_store_has_the_issue(town: Path) -> None:
     assert code == 2 and "issue dm-nope is in no rig's store (rigs: demo, mirror)" in err
     code, _, err = gt("route", "--rig", "nope", "dm-greet")
     assert code == 2 and "rig 'nope' is not declared (declared rigs: demo, mirror)" in err
+
+
+def test_sling_smart_writes_the_model_the_rules_pick(town: Path) -> None:
+    code, out, err = gt("sling", "--smart", "dm-parser", "demo", "--commit")
+    assert code == 0, err
+    assert out.splitlines()[0] == "routed dm-parser: opus by rules[6] label='complexity:complex' of routing default"
+    assert f"-  issues: [{ISSUES}]" in out  # the diff
+    assert "issues: [dm-greet, {id: dm-parser, model: opus}, dm-readme, dm-cache]" in (town / CONVOY).read_text()
+    assert last_message(town) == ("convoy demo: sling dm-parser again (model opus) by rules[6] "
+                          "label='complexity:complex' of routing default")
+
+
+def test_sling_smart_routes_afresh_over_an_earlier_model(town: Path) -> None:
+    assert gt("sling", "dm-greet", "demo", "--model", "opus", "--message", "Be brief")[0] == 0
+    code, out, err = gt("-o", "json", "sling", "--smart", "dm-greet", "demo")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["route"] == {"issue": "dm-greet", "rig": "demo", "routing": "default", "model": "haiku",
+                            "rule": {"index": 0, "rule": "rule label='model:haiku'", "model": "haiku",
+                                     "matched": True, "why": []},
+                            "reason": "rules[0] label='model:haiku' of routing default"}
+    assert "{id: dm-greet, model: haiku, message: Be brief}" in (town / CONVOY).read_text()
+    assert "routed dm-greet: haiku" in err  # with -o json, everything but the document goes to stderr
+
+
+def test_sling_smart_refuses_a_model_and_an_issue_no_store_has(town: Path) -> None:
+    before = (town / CONVOY).read_text()
+    code, _, err = gt("sling", "--smart", "dm-greet", "demo", "--model", "opus")
+    assert code == 2 and "--smart lets the routing rules pick the model; --model names one" in err
+    code, _, err = gt("sling", "--smart", "dm-ghost", "demo")
+    assert code == 2 and "issue dm-ghost is not in rig demo's store" in err
+    assert (town / CONVOY).read_text() == before
+
+
+def test_gt_smart_sling_is_gt_sling_smart_with_the_flags_passed_through(
+        town: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        smart_sling(["dm-readme", "demo", "--message", "Mind the spelling", "--commit"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("routed dm-readme: haiku by rules[7]")
+    assert "{id: dm-readme, model: haiku, message: Mind the spelling}" in (town / CONVOY).read_text()
+    assert last_message(town).startswith("convoy demo: sling dm-readme again (model haiku, with a message) by rules[7]")
+
+
+def test_the_installed_gt_smart_sling_script(town: Path) -> None:
+    script = Path(sys.executable).parent / "gt-smart-sling"
+    assert script.exists(), "pip install -e . puts gt-smart-sling beside this Python"
+    done = subprocess.run([str(script), "dm-cache", "demo", "--dry-run", "-o", "json"], cwd=town,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["written"] is False and doc["route"]["model"] == "sonnet"
+    assert "{id: dm-cache, model: sonnet}" in doc["diff"]
+    assert f"issues: [{ISSUES}]" in (town / CONVOY).read_text()

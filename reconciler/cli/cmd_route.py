@@ -1,8 +1,10 @@
-"""gt route: which model and agent each issue gets, and why."""
+"""gt route: which model and agent each issue gets, and why; gt-smart-sling, Gas Town's smart slinging."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -81,3 +83,9 @@ def route_lines(s: Settings, e: RouteExplanation, why: bool) -> list[str]:
     if e.rule is None and e.found is not None:
         lines.append(f"  no rule matches: the default, {e.rules_model}")
     return lines
+
+
+def smart_sling(argv: Sequence[str] | None = None) -> None:
+    """gt-smart-sling ISSUE RIG [flags...]: gt sling --smart ISSUE RIG [flags...], flags passed through
+    (Gas Town's command of that name; the town is found from the cwd, or GT_TOWN)."""
+    app(args=["sling", "--smart", *(sys.argv[1:] if argv is None else argv)], prog_name="gt")
