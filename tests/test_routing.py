@@ -14,6 +14,7 @@ from reconciler.manifests.loader import load_desired_state
 from reconciler.model.desired import RoutingRule
 from reconciler.model.presets import BUILTIN_ROUTING, BUILTIN_RULES
 from reconciler.ops.scaffold import init_town
+from reconciler.plan.routes import ChosenBy, explain
 from reconciler.plan.workers import route
 from tests.conftest import REPO_ROOT
 from tests.plan_builders import convoy, desired, issue
@@ -139,3 +140,25 @@ def test_gt_init_and_the_example_ship_the_builtin_rules(tmp_path: Path) -> None:
         assert routing.rules == BUILTIN_RULES, manifests
         assert routing.default == BUILTIN_ROUTING.default
         assert [(m.name, m.args) for m in routing.models] == [(m.name, m.args) for m in BUILTIN_ROUTING.models]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.test_id for c in CASES])
+def test_the_explanation_agrees_with_the_plans_choice(case: Case) -> None:
+    d = desired(convoys=(convoy("auth", case.entry),), routings=(ROUTING,))
+    found = issue("cs-1", title=case.title, labels=case.labels, issue_type=case.issue_type, priority=case.priority)
+    e = explain(d, d.rig("csm"), "cs-1", found)
+    assert (e.model, e.chosen) == (case.model, case.chosen)
+    by = "override" if case.chosen.startswith("override") else "default" if case.chosen == "default" else "rule"
+    assert e.chosen_by is ChosenBy(by)
+    assert all(not c.matched for c in e.checks[:-1])  # every rule before the last tried failed
+    rules_model, _ = ROUTING.pick(case.labels, case.title, case.issue_type, case.priority)
+    assert e.rules_model == rules_model.name
+
+
+def test_an_issue_no_store_has_gets_the_default_and_tries_no_rule() -> None:
+    d = desired(convoys=(convoy("auth", {"id": "cs-1", "message": "Be brief"}),))
+    e = explain(d, d.rig("csm"), "cs-1", None)
+    assert (e.model, e.chosen_by, e.checks, e.rule) == ("sonnet", ChosenBy.default, (), None)
+    assert e.override is None  # a message of its own is no routing override
+    assert e.routing_source == "built in"
+    assert e.rules_reason() == "the default of routing default: no rule matches"
