@@ -58,6 +58,18 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.05):  # type:
 
 
 @pytest.fixture
+def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A demo town (gt init --demo), committed, with nothing else changed; the cwd. No tmux server:
+    for what reads and edits manifests and stores only."""
+    from reconciler.ops.scaffold import init_town
+
+    root = tmp_path / "town"
+    init_town(root, demo=True)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
 def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A demo town (gt init --demo) whose private tmux server is killed afterwards.
 

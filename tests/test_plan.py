@@ -336,8 +336,8 @@ def _cases() -> list[Case]:
                  session(d, "csm", "nux", i1, idle=5, fingerprint="0123456789abcdef"),)), NOW,
              [], [("drift", "nux", "cs-1")]))
 
-    # The session was made under the built-in routing (sonnet); now a rule picks haiku.
-    d_old = desired(convoys=(convoy("auth", "cs-1"),))
+    # The session was made when no rule matched (sonnet); now a rule picks haiku.
+    d_old = desired(convoys=(convoy("auth", "cs-1"),), routings=(replace(ROUTING, rules=()),))
     d_new = desired(convoys=(convoy("auth", "cs-1"),), routings=(ROUTING,))
     ih = hooked("cs-1", "nux", labels=("model:haiku",))
     add(Case("drift-from-routing-change", d_new,
@@ -643,11 +643,13 @@ def test_spawn_routing_picks_model(
     assert dict(spec.env)["GT_MODEL"] == model
 
 
-def test_builtin_routing_ignores_labels_when_no_routing_is_declared() -> None:
-    d = desired(convoys=(convoy("auth", "cs-1"),))
-    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:haiku",), title="typo")))
-    spec = _one(plan(d, obs, NOW), Op.spawn).spec
-    assert (spec.model, spec.rule) == ("sonnet", "default")
+def test_builtin_routing_routes_by_labels_when_no_routing_is_declared() -> None:
+    d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
+    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:opus",), title="typo"),
+                           issue("cs-2", title="Add login page")))
+    specs = {a.issue: a.spec for a in plan(d, obs, NOW).actions if a.op is Op.spawn}
+    assert (specs["cs-1"].model, specs["cs-1"].rule) == ("opus", "rule label='model:opus'")
+    assert (specs["cs-2"].model, specs["cs-2"].rule) == ("sonnet", "default")
 
 
 def test_respawn_keeps_worker_branch_and_fingerprint() -> None:

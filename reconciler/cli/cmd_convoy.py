@@ -108,6 +108,9 @@ def sling(
     message: Annotated[
         str | None, typer.Option("--message", metavar="MESSAGE", help="Text added to the worker's start prompt.")
     ] = None,
+    smart: Annotated[
+        bool, typer.Option("--smart", help="Write the model the rig's routing rules pick for the issue, and say why.")
+    ] = False,
     dry_run: DryRunOption = False,
     commit: CommitOption = False,
     apply: ApplyOption = False,
@@ -116,15 +119,24 @@ def sling(
     """Put an issue in its rig's own convoy (named after the rig).
 
     With its own agent, model or message when given; slung again, its entry takes the new ones.
-    The convoy file is created when missing.
+    --smart routes the issue (its labels, type, priority and title, from the rig's store) and
+    writes the model the rules pick. The convoy file is created when missing.
     """
     from reconciler.manifests.edit import IssueEntry
     from reconciler.ops.edits import sling as sling_issue
+    from reconciler.ops.edits import smart_sling
 
     s = settings(ctx, output)
     entry = IssueEntry(issue, model=model, agent=agent, message=message)
-    edit = sling_issue(s.town_root(), entry, rig)
-    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply,
+    extra = None
+    if smart:
+        edit, explained = smart_sling(s.town_root(), entry, rig)
+        s.echo(f"routed {issue}: {s.paint(explained.rules_model, 'cyan')} by {explained.rules_reason()}",
+               err=s.json)
+        extra = {"route": explained.rules_dict()}
+    else:
+        edit = sling_issue(s.town_root(), entry, rig)
+    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply, extra=extra,
            unchanged=f"{issue} is already in convoy {rig} as asked: nothing to change")
 
 

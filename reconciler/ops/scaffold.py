@@ -78,10 +78,21 @@ spec:
     haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001}}
     sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01}}
     opus:   {{agent: {agent}, args: [--model, opus],   cost: 0.10}}
+  # gt route ISSUE --why shows which rule picks an issue's model, and why the earlier ones do not.
   rules:
+    # An explicit model: label first; a label may be a glob ("area:*" matches any area: label)
     - {{when: {{label: "model:haiku"}}, model: haiku}}
+    - {{when: {{label: "model:sonnet"}}, model: sonnet}}
+    - {{when: {{label: "model:opus"}}, model: opus}}
+    # then a complexity: label
+    - {{when: {{label: "complexity:trivial"}}, model: haiku}}
+    - {{when: {{label: "complexity:simple"}}, model: sonnet}}
+    - {{when: {{label: "complexity:standard"}}, model: sonnet}}
     - {{when: {{label: "complexity:complex"}}, model: opus}}
+    # then words in the title (RE2 regular expressions); an issue's type and priority work too:
+    # {{when: {{type: bug, priority: 0}}, model: opus}}
     - {{when: {{title: "(?i)\\\\b(rename|typo)\\\\b"}}, model: haiku}}
+    - {{when: {{title: "(?i)\\\\barchitect"}}, model: opus}}
 """
 
 CLAUDE_AGENT = """\
