@@ -29,7 +29,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig")),
     ("Look after workers", ("attach", "nudge", "doctor")),
-    ("Inside a worker", ("prime", "hook", "done", "handoff", "mail")),
+    ("Inside a worker", ("prime", "hook", "done", "mol", "handoff", "mail")),
     ("Reference", ("schema",)),
 )
 

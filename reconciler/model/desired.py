@@ -134,10 +134,16 @@ class ConvoySpec:
     parallelism: int
     paused: bool
     overrides: tuple[IssueOverride, ...]
+    molecule: tuple[str, ...]  # the steps of every issue without its own; (): none
+    steps: tuple[tuple[str, tuple[str, ...]], ...]  # (issue, its own steps), for issues that declare them
     source: Source | None = None
 
     def override(self, issue: str) -> IssueOverride | None:
         return next((o for o in self.overrides if o.issue == issue), None)
+
+    def steps_for(self, issue: str) -> tuple[str, ...]:
+        """The issue's molecule: its own steps, else the convoy's; () when it has none."""
+        return next((s for i, s in self.steps if i == issue), self.molecule)
 
 
 class PromptVia(str, enum.Enum):
@@ -325,6 +331,11 @@ class DesiredState:
         """The issue's own model, agent or message, from the convoy it is worked in."""
         convoy = self.listed(rig).get(issue)
         return convoy.override(issue) if convoy is not None else None
+
+    def steps_for(self, rig: str, issue: str) -> tuple[str, ...]:
+        """The steps of the issue's molecule, from the convoy it is worked in; () when none."""
+        convoy = self.listed(rig).get(issue)
+        return convoy.steps_for(issue) if convoy is not None else ()
 
     @cached_property
     def _listed(self) -> dict[str, dict[str, ConvoySpec]]:
