@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests.loader import load_desired_state
-from reconciler.model.desired import CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model.desired import CrashLoopPolicy, RefineryPolicy, SwarmSpec, WitnessPolicy
 from reconciler.model.presets import BUILTIN_ROUTING
 
 from .conftest import REPO_ROOT, write_tree
@@ -57,6 +57,14 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert (town.socket, town.beads_backend, town.interval, town.max_spawns_per_pass) == (None, "embedded", 30.0, 5)
     assert town.crash_loop == CrashLoopPolicy(30.0, 600.0, 5, 900.0)
     assert state.routing_for(rig) is BUILTIN_ROUTING
+
+
+def test_a_swarm_takes_the_schemas_defaults_for_the_phases_it_leaves_out(in_tmp: Path) -> None:
+    swarm = CONVOY + "  swarm: {executor: sonnet}\n"
+    plain = CONVOY.replace("name: auth", "name: plain").replace("cs-login, cs-session", "cs-other")
+    write_tree(in_tmp, {"manifests/rig.yaml": RIG, "manifests/c.yaml": swarm + "---\n" + plain})
+    auth, other = load_desired_state(in_tmp / "manifests").convoys
+    assert auth.swarm == SwarmSpec(planner="sonnet", executor="sonnet", reviewer="opus") and other.swarm is None
 
 
 def test_town_settings_are_read(in_tmp: Path) -> None:

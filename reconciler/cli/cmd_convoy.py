@@ -169,7 +169,7 @@ def issue_rows(s: Settings, progress: ConvoyProgress) -> list[str]:
     width = max((len(i.id) for i, _ in said), default=0)
     said_width = max((len(text) for _, text in said), default=0)
     return [f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
-            + f"  {issue.title}".rstrip() for issue, text in said]
+            + f"  {issue.headline}".rstrip() for issue, text in said]
 
 
 @convoy_app.command("list", cls=GtCommand)

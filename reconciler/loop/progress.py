@@ -19,6 +19,7 @@ from reconciler.model.observed import (
     ObservedRig,
     worker_of,
 )
+from reconciler.model.swarm import REVIEW_LABEL, SwarmRole, members
 
 
 class IssueState(str, enum.Enum):
@@ -46,6 +47,12 @@ class IssueProgress:
     merge_failed: bool = False
     queue: tuple[int, int] | None = None  # done: its place in the rig's merge queue, and the queue's length
     step: tuple[int, int] | None = None  # a molecule's: the step it is at, and how many there are
+    swarm: str = ""  # its part in a swarm (planner, executor, reviewer); "" in an ordinary convoy
+
+    @property
+    def headline(self) -> str:
+        """The title, after the issue's part in its swarm."""
+        return f"{self.swarm}: {self.title}" if self.swarm else self.title
 
     def describe(self, rig: str) -> str:
         """The state in words: 'blocked by dm-parser', 'working (demo/nux)'."""
@@ -76,7 +83,7 @@ class IssueProgress:
         return {"id": self.id, "title": self.title, "state": self.state.value, "worker": self.worker,
                 "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status,
                 "mergeQueue": list(self.queue) if self.queue else None,
-                "step": {"at": self.step[0], "of": self.step[1]} if self.step else None}
+                "step": {"at": self.step[0], "of": self.step[1]} if self.step else None, "swarm": self.swarm or None}
 
 
 ON_A_WORKER = frozenset({IssueState.hooked, IssueState.working, IssueState.done})
@@ -154,10 +161,22 @@ def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
 
 
 def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
-    """Each issue of ``convoy``, in its order, as ``rig``'s store has it."""
+    """Each issue of ``convoy``, in its order, as ``rig``'s store has it (a swarm's subtasks and
+    review after the issue they grew from)."""
     if rig.error is not None:
         issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
     else:
-        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue, convoy.steps_for(i))
-                       for i in convoy.issues)
+        issues = tuple(_in_swarm(convoy, issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue,
+                                                        convoy.steps_for(i) if i in convoy.issues else ()), rig)
+                       for i in members(convoy, rig.issues))
     return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)
+
+
+def _in_swarm(convoy: ConvoySpec, progress: IssueProgress, rig: ObservedRig) -> IssueProgress:
+    if convoy.swarm is None:
+        return progress
+    if progress.id in convoy.issues:
+        return replace(progress, swarm=SwarmRole.planner.value)
+    issue = rig.issue(progress.id)
+    review = issue is not None and REVIEW_LABEL in issue.labels
+    return replace(progress, swarm=(SwarmRole.reviewer if review else SwarmRole.executor).value)

@@ -22,6 +22,7 @@ from reconciler.model.desired import (
     RoutingRule,
     RoutingSpec,
     Source,
+    SwarmSpec,
     TownSpec,
     WitnessPolicy,
 )
@@ -142,6 +143,7 @@ def convoy_of(name: str, spec: dict[str, Any], source: Source | None = None) -> 
                         if e["model"] is not None or e["agent"] is not None or e["message"] is not None),
         molecule=tuple(spec["molecule"]["steps"]) if spec["molecule"] is not None else (),
         steps=tuple((e["id"], tuple(e["steps"])) for e in entries if e["steps"] is not None),
+        swarm=SwarmSpec(**spec["swarm"]) if spec["swarm"] is not None else None,
         source=source,
     )
 

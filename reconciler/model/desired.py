@@ -126,6 +126,18 @@ class IssueOverride:
 
 
 @dataclass(frozen=True)
+class SwarmSpec:
+    """A convoy worked as a swarm (Plan -> Execute -> Review): the model of each phase, by name
+    in the rig's Routing. Each listed issue is planned on ``planner``; the subtasks its planner
+    files (its children in Beads) run on ``executor``; one review issue, blocked by all of
+    them, runs last on ``reviewer``."""
+
+    planner: str
+    executor: str
+    reviewer: str
+
+
+@dataclass(frozen=True)
 class ConvoySpec:
     name: str
     rig: str
@@ -136,6 +148,7 @@ class ConvoySpec:
     overrides: tuple[IssueOverride, ...]
     molecule: tuple[str, ...]  # the steps of every issue without its own; (): none
     steps: tuple[tuple[str, tuple[str, ...]], ...]  # (issue, its own steps), for issues that declare them
+    swarm: SwarmSpec | None  # None: an ordinary convoy
     source: Source | None = None
 
     def override(self, issue: str) -> IssueOverride | None:

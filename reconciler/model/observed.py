@@ -139,6 +139,7 @@ class ObservedIssue:
     labels: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()  # open `blocks` targets
     updated: str = ""  # the store's updated_at (ISO 8601): for a done issue, when it was reported done
+    parent: str | None = None  # the issue it is a child of (its parent-child dependency)
 
     @property
     def done(self) -> bool:

@@ -28,6 +28,7 @@ from reconciler.model.observed import (
     worker_of,
 )
 from reconciler.model.reasons import RANK, Reason
+from reconciler.model.swarm import members, worked
 from reconciler.plan.live import LivePlanner, ago
 from reconciler.plan.workers import next_worker_name, worker_spec
 
@@ -109,7 +110,7 @@ def _announce_landed(desired: DesiredState, observed: ObservedState, draft: Draf
         seen = observed.rig(convoy.rig)
         if convoy.name in observed.announced or seen.error is not None or convoy.rig not in ranks:
             continue
-        issues = [seen.issue(i) for i in convoy.issues]
+        issues = [seen.issue(i) for i in members(convoy, seen.issues)]  # a swarm's children too
         if issues and all(i is not None and i.status == "closed" for i in issues):
             draft.act(ranks[convoy.rig], Action(
                 Op.announce, convoy.rig, "", convoy.name, f"convoy/{convoy.name}", Reason.landed,
@@ -152,8 +153,9 @@ class RigPlanner(LivePlanner):
         self.failures: dict[tuple[str, str], FailureRecord] = {
             (f.op, f.issue): replace(f, times=_as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
-        # Which convoy lists an issue; paused convoys keep their running workers.
-        self.listed = desired.listed(rig.name)
+        # Which convoy lists an issue (a swarm's children are its convoy's); paused convoys keep
+        # their running workers.
+        self.listed = worked(desired, rig.name, obs.issues)
         self.held, self.extra_hooks = held_hooks(rig.name, obs.issues, sessions)
         # Issues whose live session lost its hook: that session keeps them, nobody else spawns.
         self.session_issues = {s.stamps.issue for w, s in sessions.items()
@@ -426,7 +428,7 @@ class RigPlanner(LivePlanner):
         for c_index, convoy in enumerate(self.convoys):
             if convoy.paused:
                 continue
-            for i_index, issue_id in enumerate(convoy.issues):
+            for i_index, issue_id in enumerate(members(convoy, self.obs.issues)):
                 issue = self.obs.issue(issue_id)
                 priority = issue.priority if issue else 99
                 entries.append(((priority, c_index, i_index), issue_id, convoy))

@@ -12,6 +12,7 @@ from reconciler.model.desired import NAME_POOL, AgentSpec, DesiredState, ModelSp
 from reconciler.model.molecule import progress, step_prompt
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
+from reconciler.model.swarm import part_of
 
 
 def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
@@ -85,8 +86,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
 def route(desired: DesiredState, rig: RigSpec, issue_id: str,
           issue: ObservedIssue | None) -> tuple[ModelSpec, AgentSpec, str]:
     """The model and agent an issue runs on, and what chose them (for plans and --why): the
-    issue's own model and agent from its convoy, else the routing rules (the default model for
-    an issue the store does not have)."""
+    issue's own model and agent from its convoy, else its swarm phase's model, else the routing
+    rules (the default model for an issue the store does not have)."""
     routing = desired.routing_for(rig)
     override = desired.override_for(rig.name, issue_id)
     if issue is None:
@@ -94,6 +95,9 @@ def route(desired: DesiredState, rig: RigSpec, issue_id: str,
     else:
         model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
     chosen = rule.describe() if rule else "default"
+    part = part_of(desired, rig.name, issue_id, issue.parent, issue.labels) if issue is not None else None
+    if part is not None:  # a swarm's phase beats the rules
+        model, chosen = routing.model(part.model), f"swarm {part.convoy.name}: {part.role.value}"
     if override is not None and override.model is not None:  # the convoy's word beats the rules
         model, chosen = routing.model(override.model), f"override in convoy {override.convoy}"
     agent = routing.agent(model.agent)
