@@ -30,12 +30,18 @@ NO_HOOK_STEPS = (
 
 
 def prime_document(ctx: WorkerContext) -> dict[str, Any]:
+    from reconciler.ops.swarm import brief
+    from reconciler.ops.swarm import steps as swarm_steps
+
     hook = hook_of(ctx)
     mail = unread_mail(ctx)
-    steps = STEPS if hook is not None else NO_HOOK_STEPS
+    swarm = brief(ctx, hook) if hook is not None else None  # its part in a swarm, if any
+    steps: tuple[str, ...] = STEPS if hook is not None else NO_HOOK_STEPS
     molecule = progress_of(ctx, hook) if hook is not None else None
     if molecule is not None:
         steps = (*STEPS[:3], MOLECULE_STEP, *STEPS[4:])
+    if hook is not None and swarm is not None:
+        steps = tuple(swarm_steps(swarm, hook.id, steps))
     return {
         "rig": ctx.rig,
         "worker": ctx.worker,
@@ -56,6 +62,7 @@ def prime_document(ctx: WorkerContext) -> dict[str, Any]:
         },
         "molecule": None if molecule is None else molecule.as_dict() | {"prompt": step_prompt(molecule)},
         "mail": [{"id": m.id, "from": m.sender, "type": m.kind.value, "title": m.subject} for m in mail],
+        "swarm": swarm,
         "steps": [s.format(base=ctx.base_branch) for s in steps],
     }
 
@@ -83,6 +90,13 @@ def prime_text(doc: dict[str, Any]) -> str:
         lines += [f"{s['n']}. [{STEP_MARKS[s['state']]}] {s['text']}" for s in molecule["steps"]]
         if molecule["prompt"]:
             lines += ["", molecule["prompt"]]
+    swarm = doc.get("swarm")
+    if swarm:
+        lines += ["", f"## Swarm {swarm['convoy']}: you are its {swarm['role']} (model {swarm['model']})", "",
+                  "plan on {planner}, subtasks on {executor}, review on {reviewer}".format(**swarm["models"])]
+        if swarm["subtasks"]:
+            lines.append(f"subtasks of {swarm['planning']}: {', '.join(swarm['subtasks'])}"
+                         + (f"; review: {swarm['review']}" if swarm["review"] else ""))
     mail = doc["mail"]
     lines += ["", f"## Mail: {len(mail)} unread"]
     lines += [f"- {m['id']} {m['type'] or 'message'} from {m['from'] or '?'}: {m['title']}" for m in mail]
