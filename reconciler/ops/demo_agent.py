@@ -17,6 +17,10 @@ When gt prime shows a REWORK_REQUEST (its branch conflicted with the rig's), it 
 the mail, merges the rig's branch into its own, resolves each conflict by keeping both
 sides' lines (the rig's first: they landed first), commits and runs ``gt done`` again.
 
+In a swarm (gt prime says which part it is) the planner files GT_DEMO_SUBTASKS (3)
+subtasks with ``gt swarm file`` before noting its plan; the reviewer notes which
+subtasks' work it finds merged in its worktree; an executor works as any worker.
+
 GT_DEMO_MODE changes it for tests and demos: ``work`` (the default), ``idle`` (read
 the hook, never work), ``crash`` (exit with status 3 at once), ``hang`` (never
 read input). GT_DEMO_DELAY is how long it "thinks" (seconds).
@@ -245,6 +249,7 @@ class Agent:
             self.rework(doc, mail)
             return
         time.sleep(self.delay)  # "thinking"
+        self.swarm_part(doc, hook)
         sha = commit_work(doc["worktree"], hook["id"], hook["title"], self.model, doc["role"],
                           edits_in(hook.get("description") or ""))
         say(f"committed {sha} on {doc['branch']}")
@@ -274,6 +279,20 @@ class Agent:
         done = gt("done")
         say("reported done; the refinery will merge it" if done.returncode == 0
             else f"gt done failed: {done.stderr.strip()}")
+
+    def swarm_part(self, doc: dict[str, Any], hook: dict[str, Any]) -> None:
+        """A planner files its subtasks; a reviewer notes what it finds merged (before the work note)."""
+        swarm = doc.get("swarm") or {}
+        if swarm.get("role") == "planner":
+            count = int(os.environ.get("GT_DEMO_SUBTASKS", "3"))
+            filed = gt("swarm", "file", *(f"{hook['title']}: part {n}" for n in range(1, count + 1)))
+            say(f"filed {count} subtasks" if filed.returncode == 0 else f"gt swarm file failed: {filed.stderr.strip()}")
+        elif swarm.get("role") == "reviewer":
+            found = [s for s in swarm["subtasks"] if os.path.exists(os.path.join(doc["worktree"], "work", f"{s}.md"))]
+            os.makedirs(os.path.join(doc["worktree"], "work"), exist_ok=True)
+            with open(os.path.join(doc["worktree"], "work", f"{hook['id']}.md"), "a", encoding="utf-8") as note:
+                note.write(f"Reviewed the merged work of {', '.join(found) or 'nothing'}.\n\n")
+            say(f"reviewed {len(found)} of {len(swarm['subtasks'])} subtasks' merged work")
 
     def wait_for_input(self) -> None:
         while True:
