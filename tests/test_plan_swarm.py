@@ -182,3 +182,17 @@ def test_convoy_progress_counts_the_children_each_with_its_part() -> None:
     assert progress.summary() == {"done": 2, "working": 1, "waiting": 2, "total": 5} and not progress.landed
     assert progress.issues[-1].headline == f"reviewer: Work on {REVIEW}"
     assert progress.as_dict()["issues"][0]["swarm"] == "planner"  # type: ignore[index]
+
+
+def test_gt_route_says_a_swarm_members_model_comes_from_its_phase() -> None:
+    from reconciler.plan.routes import ChosenBy, explain
+
+    d = town()
+    e = explain(d, d.rig("csm"), "cs-prof.1", task("cs-prof.1", labels=("model:opus",)))
+    assert (e.model, e.chosen_by, e.chosen, e.rules_model) == ("haiku", ChosenBy.swarm, "swarm prof: executor", "opus")
+    assert e.as_dict()["swarm"] == {"convoy": "prof", "role": "executor", "model": "haiku"}
+    own = town({"id": PLAN, "model": "opus"})
+    e = explain(own, own.rig("csm"), PLAN, issue(PLAN))
+    assert (e.model, e.chosen_by) == ("opus", ChosenBy.override) and e.swarm is not None
+    e = explain(town(swarm=None), town(swarm=None).rig("csm"), "cs-prof.1", task("cs-prof.1"))
+    assert (e.chosen_by, e.swarm) == (ChosenBy.default, None)

@@ -58,6 +58,9 @@ def reason(e: RouteExplanation) -> str:
 
     if e.chosen_by is ChosenBy.override and e.override is not None:
         said = f"its entry in convoy {e.override.convoy}; the rules would pick {e.rules_model} by {e.rules_reason()}"
+    elif e.chosen_by is ChosenBy.swarm and e.swarm is not None:
+        said = (f"its part in swarm {e.swarm.convoy.name} ({e.swarm.role.value}); the rules would pick "
+                f"{e.rules_model} by {e.rules_reason()}")
     else:
         said = e.rules_reason()
     if e.override is not None and e.override.agent is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.model.desired import DesiredState, IssueOverride, RigSpec, RoutingRule
 from reconciler.model.observed import ObservedIssue
+from reconciler.model.swarm import SwarmPart, part_of
 from reconciler.plan.workers import route
 
 
@@ -21,6 +22,7 @@ class ChosenBy(str, enum.Enum):
     rule = "rule"  # the first routing rule whose every condition holds
     default = "default"  # no rule matched: the Routing's default
     override = "override"  # the issue's own entry in its convoy (gt sling --model)
+    swarm = "swarm"  # its phase in a swarm (its convoy's spec.swarm)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class RouteExplanation:
     rules_model: str  # what the rules alone pick, the convoy's entry aside (gt sling --smart writes it)
     checks: tuple[RuleCheck, ...]  # the rules in order, up to the one that matched
     override: IssueOverride | None  # the issue's own model or agent, from its convoy's entry
+    swarm: SwarmPart | None = None  # its part in a swarm, when it is in one
 
     @property
     def rule(self) -> RuleCheck | None:
@@ -87,6 +90,8 @@ class RouteExplanation:
             "rule": rule.as_dict() if rule else None, "rulesModel": self.rules_model,
             "override": None if self.override is None else {
                 "convoy": self.override.convoy, "model": self.override.model, "agent": self.override.agent},
+            "swarm": None if self.swarm is None else {
+                "convoy": self.swarm.convoy.name, "role": self.swarm.role.value, "model": self.swarm.model},
         }
         if why:
             found = self.found
@@ -112,8 +117,11 @@ def explain(desired: DesiredState, rig: RigSpec, issue_id: str, issue: ObservedI
     override = desired.override_for(rig.name, issue_id)
     if override is not None and override.model is None and override.agent is None:
         override = None  # a message of its own changes neither model nor agent
+    swarm = part_of(desired, rig.name, issue_id, issue.parent, issue.labels) if issue is not None else None
     if override is not None and override.model is not None:
         chosen_by = ChosenBy.override
+    elif swarm is not None:
+        chosen_by = ChosenBy.swarm
     else:
         chosen_by = ChosenBy.rule if matched else ChosenBy.default
     return RouteExplanation(
@@ -121,5 +129,5 @@ def explain(desired: DesiredState, rig: RigSpec, issue_id: str, issue: ObservedI
         routing_source=str(routing.source) if routing.source else "built in", found=issue,
         model=model.name, agent=agent.name, chosen_by=chosen_by, chosen=chosen,
         rules_model=matched.model if matched else routing.default, checks=tuple(checks),
-        override=override,
+        override=override, swarm=swarm,
     )
