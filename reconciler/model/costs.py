@@ -78,8 +78,8 @@ class TokenPrice:
            cache_read: float | None = None) -> TokenPrice:
         """Cache prices not given are derived from the input price, as Anthropic bills them."""
         return cls(input_price, output_price,
-                   input_price * CACHE_WRITE_FACTOR if cache_write is None else cache_write,
-                   input_price * CACHE_READ_FACTOR if cache_read is None else cache_read)
+                   rounded(input_price * CACHE_WRITE_FACTOR) if cache_write is None else cache_write,
+                   rounded(input_price * CACHE_READ_FACTOR) if cache_read is None else cache_read)
 
     def cost(self, tokens: TokenUsage) -> float:
         return rounded((tokens.input * self.input + tokens.output * self.output
