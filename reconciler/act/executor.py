@@ -33,7 +33,7 @@ from reconciler.errors import (
     TransientError,
 )
 from reconciler.model.actions import Action, Op, Plan
-from reconciler.model.costs import MODEL_LABEL, Scope, budget_label
+from reconciler.model.costs import MODEL_LABEL, Scope, budget_label, dollars
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
@@ -390,7 +390,7 @@ class Executor:
         assert amount is not None
         town = self.desired.town
         mail = post(self.mail_store(), town.overseer, Envelope(witness_of(action.rig), MessageType.HELP),
-                    f"HELP: the budget of {scope.value} {action.issue} is spent (${amount:g})",
+                    f"HELP: the budget of {scope.value} {action.issue} is spent ({dollars(amount)})",
                     f"{action.why}.\n\nRaise spec.budget in its manifest to let gt start more, or leave it: "
                     "workers already at work go on.",
                     [budget_label(scope, action.issue, amount)])

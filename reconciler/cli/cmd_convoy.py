@@ -137,11 +137,17 @@ STATE_STYLES = {"waiting": "dim", "blocked": "yellow", "hooked": "cyan", "workin
 def _progress(s: Settings) -> list[ConvoyProgress]:
     """Every convoy's progress, from the stores as they are now; reads only, never takes the lock."""
     from reconciler.loop.progress import convoy_progress
+
+    town, observed = _look(s)
+    return [convoy_progress(c, observed.rig(c.rig)) for c in town.desired.convoys]
+
+
+def _look(s: Settings, usage: bool = False):  # type: ignore[no-untyped-def]
+    """The town and what is observed now (with the agents' tokens when ``usage``)."""
     from reconciler.loop.town import Town
 
     town = Town.load(s.town_root())
-    observed = town.observe()
-    return [convoy_progress(c, observed.rig(c.rig)) for c in town.desired.convoys]
+    return town, town.observe(usage=usage)
 
 
 def headline(p: ConvoyProgress) -> str:
@@ -173,15 +179,19 @@ def convoy_list(ctx: typer.Context, output: OutputOption = None) -> None:
 @convoy_app.command("show", cls=GtCommand)
 @maps_errors
 def convoy_show(ctx: typer.Context, name: NameArgument, output: OutputOption = None) -> None:
-    """A convoy issue by issue: waiting, blocked, hooked, working, done, merged."""
+    """A convoy issue by issue: waiting, blocked, hooked, working, done, merged; and what it costs."""
+    from reconciler.cli.cost_render import convoy_cost_lines, convoy_costs_dict
+    from reconciler.loop.progress import convoy_progress
+
     s = settings(ctx, output)
-    found = _progress(s)
-    progress = next((p for p in found if p.name == name), None)
-    if progress is None:
-        declared = ", ".join(p.name for p in found) or "none"
+    town, observed = _look(s, usage=True)
+    convoy = next((c for c in town.desired.convoys if c.name == name), None)
+    if convoy is None:
+        declared = ", ".join(c.name for c in town.desired.convoys) or "none"
         raise UsageError(f"convoy '{name}' is not declared (declared convoys: {declared})")
+    progress = convoy_progress(convoy, observed.rig(convoy.rig))
     if s.json:
-        typer.echo(json.dumps(progress.as_dict(), indent=2))
+        typer.echo(json.dumps(progress.as_dict() | convoy_costs_dict(town.desired, observed, convoy), indent=2))
         return
     title = f" ({progress.title})" if progress.title != progress.name else ""
     s.echo(s.paint(f"convoy {progress.name}{title}, rig {progress.rig}: {headline(progress)}", "bold"))
@@ -190,8 +200,11 @@ def convoy_show(ctx: typer.Context, name: NameArgument, output: OutputOption = N
     said = [(i, i.describe(progress.rig)) for i in progress.issues]
     width = max(len(i.id) for i, _ in said)
     said_width = max(len(text) for _, text in said)
-    for issue, text in said:
+    costs, summary = convoy_cost_lines(town.desired, observed, convoy)
+    for (issue, text), cost in zip(said, costs, strict=True):
         s.echo(f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
-               + f"  {issue.title}".rstrip())
+               + f"  {cost}  {issue.title}".rstrip())
+    for line in summary:
+        s.echo(line)
     if progress.landed:
         s.echo(s.paint("Landed: every issue is merged and closed.", "green"))

@@ -23,11 +23,28 @@ def rounded(value: float) -> float:
     return round(value, 9)
 
 
+def dollars(value: float) -> str:
+    """$0.0123, $12.5, -$0.07: no exponent, no trailing zeros."""
+    text = f"{abs(value):.6f}".rstrip("0").rstrip(".") or "0"
+    return f"{'-' if value < 0 and text != '0' else ''}${text}"
+
+
+def saving(cost: float, default_cost: float, default_model: str) -> str:
+    """``cost`` against ``default_cost``, what the same work costs on the default model, in words."""
+    on_default = f"{dollars(default_cost)} on the default model, {default_model}"
+    if default_cost > cost:
+        return f"saves {dollars(default_cost - cost)} against {on_default}"
+    if default_cost < cost:
+        return f"{dollars(cost - default_cost)} more than {on_default}"
+    return f"the same as {on_default}"
+
+
 class Basis(enum.StrEnum):
     """How a closed issue's cost is known."""
 
     measured = "measured"  # from the token counts its agent recorded, at the model's token prices
     estimated = "estimated"  # the model's per-task cost: no token counts, or no token prices
+    projected = "projected"  # not closed yet: its routed model's per-task cost
 
 
 class ModelFrom(enum.StrEnum):
@@ -133,6 +150,9 @@ class Projection:
         """Against running it on the default model (negative: it costs more)."""
         return rounded(self.default_cost - self.cost)
 
+    def describe(self) -> str:
+        return saving(self.cost, self.default_cost, self.default_model)
+
 
 @dataclass(frozen=True)
 class BudgetState:
@@ -182,3 +202,30 @@ def budget_label(scope: Scope, name: str, amount: float) -> str:
 def recorded_model(labels: tuple[str, ...]) -> str | None:
     """The model gt recorded on an issue when it started its worker, if any."""
     return next((label[len(MODEL_LABEL):] for label in labels if label.startswith(MODEL_LABEL)), None)
+
+
+@dataclass(frozen=True)
+class CostTotal:
+    """Closed issues summed by model, convoy or rig."""
+
+    name: str
+    issues: int = 0
+    cost: float = 0.0
+    measured: int = 0  # how many of them were measured; the rest are estimated
+
+    def add(self, one: IssueCost) -> CostTotal:
+        return CostTotal(self.name, self.issues + 1, rounded(self.cost + one.cost),
+                         self.measured + (one.basis is Basis.measured))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "issues": self.issues, "cost": self.cost, "measured": self.measured,
+                "estimated": self.issues - self.measured}
+
+
+def totals(costs: tuple[IssueCost, ...], key: str) -> tuple[CostTotal, ...]:
+    """``costs`` summed by ``key`` (model, convoy or rig), in name order."""
+    found: dict[str, CostTotal] = {}
+    for one in costs:
+        name = str(getattr(one, key))
+        found[name] = found.get(name, CostTotal(name)).add(one)
+    return tuple(found[n] for n in sorted(found))

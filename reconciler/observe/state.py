@@ -18,9 +18,10 @@ from reconciler.observe.issues import observe_rig, observe_rigs
 from reconciler.observe.programs import observe_programs
 
 
-def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> ObservedState:
+def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory, *, usage: bool = False) -> ObservedState:
     """Everything the planner needs: the runtime's sessions and their screens, each rig's store and
-    worktrees, where the agents' programs are, and the crash and failure history."""
+    worktrees, where the agents' programs are, and the crash and failure history; the tokens the
+    agents used too where a budget needs them (or ``usage`` asks)."""
     from reconciler.clients import handoffs, history
 
     announced, rework, escalated = observe_mail(desired)
@@ -33,7 +34,7 @@ def observe(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> Ob
         handoffs=handoffs.load(desired.root),
         announced=announced,
         rework=rework,
-        usage=observe_usage(desired) if desired.budgeted else (),
+        usage=observe_usage(desired) if usage or desired.budgeted else (),
         escalated=escalated,
     )
 
@@ -74,6 +75,11 @@ def observe_usage(desired: DesiredState) -> tuple[IssueUsage, ...]:
     return tuple(u for rig in desired.rigs for u in rig_usage(rig.name, paths.worktrees(rig.name)))
 
 
+
+
+def observe_spending(desired: DesiredState, stores: StoreFactory) -> ObservedState:
+    """What gt costs reads: each rig's store and the tokens its workers used; no session."""
+    return ObservedState(rigs=observe_rigs(desired, stores), usage=observe_usage(desired))
 
 
 def observe_for_review(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> ObservedState:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.model.actions import Action, Op
-from reconciler.model.costs import BudgetState, Scope, rounded
+from reconciler.model.costs import BudgetState, Scope, dollars, rounded
 from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
 from reconciler.model.observed import HELD_STATUSES, ObservedIssue, ObservedState, worker_of
 from reconciler.model.reasons import Reason
@@ -71,9 +71,9 @@ class Ledger:
             return ""
         key = (refused.scope, refused.name)
         self._states[key] = replace(refused, blocked=(*refused.blocked, issue.id))
-        return (f"{refused.scope.value} {refused.name} budget ${refused.budget:g}: ${refused.charged:g} spent or "
-                f"committed, ${max(refused.left, 0):g} left; not starting {issue.id} ({model.name}, "
-                f"${model.cost:g} a task)")
+        return (f"{refused.scope.value} {refused.name} budget {dollars(refused.budget)}: {dollars(refused.charged)} "
+                f"spent or committed, {dollars(max(refused.left, 0))} left; not starting {issue.id} ({model.name}, "
+                f"{dollars(model.cost)} a task)")
 
     def start(self, rig: str, convoy: ConvoySpec, cost: float) -> None:
         self._charge(rig, convoy, starting=cost)
@@ -86,11 +86,16 @@ class Ledger:
         ranks = {r.name: n for n, r in enumerate(desired.rigs)}
         return [(ranks[b.rig], Action(
             Op.escalate, b.rig, "", b.name, b.subject, Reason.budget,
-            f"the budget of {b.scope.value} {b.name} (${b.budget:g}) is spent: ${b.spent:g} on closed issues, "
-            f"${rounded(b.running + b.starting):g} on workers at work; not starting {', '.join(b.blocked)}: "
-            f"HELP to {desired.town.overseer}"))
+            f"the budget of {b.scope.value} {b.name} ({dollars(b.budget)}) is spent: {dollars(b.spent)} on closed "
+            f"issues, {dollars(rounded(b.running + b.starting))} on workers at work; not starting "
+            f"{', '.join(b.blocked)}: HELP to {desired.town.overseer}"))
             for b in self._states.values()
             if b.blocked and b.label not in observed.escalated and b.rig in ranks]
 
     def states(self) -> tuple[BudgetState, ...]:
         return tuple(self._states.values())
+
+
+def budget_states(desired: DesiredState, observed: ObservedState) -> tuple[BudgetState, ...]:
+    """Each declared budget: what closed issues spent and workers on a hook will cost."""
+    return Ledger.of(desired, observed).states() if desired.budgeted else ()

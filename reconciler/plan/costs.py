@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from reconciler.model.actions import Op, Plan
 from reconciler.model.costs import (
     Basis,
+    BudgetState,
     IssueCost,
     IssueUsage,
     ModelFrom,
@@ -143,3 +144,50 @@ def total(projections: tuple[Projection, ...] | list[Projection]) -> Projection 
     return Projection(rounded(sum(p.cost for p in projections)),
                       defaults.pop() if len(defaults) == 1 else "the default models",
                       rounded(sum(p.default_cost for p in projections)))
+
+
+def convoy_costs(desired: DesiredState, observed: ObservedState, convoy: ConvoySpec) -> tuple[IssueCost, ...]:
+    """Each issue of a convoy, in its order: what it cost once closed, else what it is projected to."""
+    rig = desired.rig(convoy.rig)
+    seen = observed.rig(convoy.rig)
+    found = []
+    for issue_id in convoy.issues:
+        issue = seen.issue(issue_id)
+        if issue is not None and issue.status == "closed":
+            found.append(issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue_id)))
+            continue
+        model, _, _ = route(desired, rig, issue_id, issue)
+        found.append(IssueCost(rig.name, issue_id, convoy.name, issue.title if issue else "", model.name,
+                               ModelFrom.routed, Basis.projected, model.cost))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class PlanCosts:
+    """What a plan's starts cost, what the convoys they work on have left to cost, and the budgets."""
+
+    starts: tuple[StartCost, ...]
+    convoys: tuple[ConvoyForecast, ...]
+    budgets: tuple[BudgetState, ...]
+
+    def start(self, rig: str, worker: str, issue: str) -> StartCost | None:
+        return next((c for c in self.starts if (c.rig, c.worker, c.issue) == (rig, worker, issue)), None)
+
+    @property
+    def total(self) -> Projection | None:
+        return total([c.projection for c in self.starts])
+
+    def as_dict(self) -> dict[str, object]:
+        whole = self.total
+        return {"starts": [c.as_dict() for c in self.starts],
+                "total": _projection_dict(whole) if whole else None,
+                "convoys": [c.as_dict() for c in self.convoys], "budgets": [b.as_dict() for b in self.budgets]}
+
+
+def plan_costs(desired: DesiredState, observed: ObservedState, plan: Plan) -> PlanCosts:
+    """The costs gt diff shows: each start, the convoys it starts work on or that have a budget."""
+    starts = start_costs(desired, plan)
+    started = {desired.listed(c.rig).get(c.issue) for c in starts}
+    convoys = tuple(forecast(desired, observed, c) for c in desired.convoys
+                    if c in started or c.budget is not None)
+    return PlanCosts(starts, convoys, plan.budgets)
