@@ -140,6 +140,13 @@ def test_costs_measured_and_estimated_then_a_budget_spent_stops_new_work_and_mai
     assert ("cost: $0.3605 spent on 3 closed issues (2 measured, 1 estimated); $0.01 projected for 1 not closed, "
             "the same as $0.01 on the default model, sonnet") in shown
     assert "  budget convoy demo $0.36: $0.3605 spent, $0 at work; spent: nothing new starts" in shown
+    code, out, _ = gt("-o", "json", "convoy", "show", "demo")
+    doc = json.loads(out)["costs"]
+    assert [(i["issue"], i["basis"], i["cost"]) for i in doc["issues"]] == [
+        ("dm-greet", "measured", 0.0295), ("dm-parser", "measured", 0.33), ("dm-readme", "estimated", 0.001),
+        ("dm-cache", "projected", 0.01)]
+    assert doc["budgets"] == [{"scope": "convoy", "name": "demo", "rig": "demo", "budget": 0.36, "spent": 0.3605,
+                               "running": 0.0, "starting": 0.0, "left": -0.0005, "blocked": []}]
 
     # Raised to $0.40, the start fits ($0.0395 left) and no HELP is needed.
     edit(convoy, "budget: 0.36", "budget: 0.4")

@@ -386,8 +386,9 @@ class Executor:
         mail carries the budget's label, which is what keeps it from being sent twice."""
         scope = Scope(action.session.partition("/")[0])
         specs = self.desired.convoys if scope is Scope.convoy else self.desired.rigs
-        amount = next(s.budget for s in specs if s.name == action.issue)
-        assert amount is not None
+        amount = next((s.budget for s in specs if s.name == action.issue), None)
+        if amount is None:
+            raise TerminalError(f"{action.session} declares no budget any more; no HELP sent")
         town = self.desired.town
         mail = post(self.mail_store(), town.overseer, Envelope(witness_of(action.rig), MessageType.HELP),
                     f"HELP: the budget of {scope.value} {action.issue} is spent ({dollars(amount)})",
