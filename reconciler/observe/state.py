@@ -75,11 +75,11 @@ def observe_usage(desired: DesiredState) -> tuple[IssueUsage, ...]:
     return tuple(u for rig in desired.rigs for u in rig_usage(rig.name, paths.worktrees(rig.name)))
 
 
-
-
 def observe_spending(desired: DesiredState, stores: StoreFactory) -> ObservedState:
     """What gt costs reads: each rig's store and the tokens its workers used; no session."""
     return ObservedState(rigs=observe_rigs(desired, stores), usage=observe_usage(desired))
+
+
 
 
 def observe_for_review(desired: DesiredState, runtime: Runtime, stores: StoreFactory) -> ObservedState:
