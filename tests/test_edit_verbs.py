@@ -11,8 +11,6 @@ from pathlib import Path
 import git
 import pytest
 
-from reconciler.ops.scaffold import init_town
-
 from .conftest import gt
 
 CONVOY = "manifests/convoys/demo.yaml"
@@ -28,15 +26,6 @@ spec:
 """
 
 
-
-
-@pytest.fixture
-def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A demo town, committed, with nothing else changed; the cwd."""
-    root = tmp_path / "town"
-    init_town(root, demo=True)
-    monkeypatch.chdir(root)
-    return root
 
 
 def head(root: Path) -> str:

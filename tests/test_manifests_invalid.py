@@ -165,7 +165,7 @@ CASES = [
                    "(declared agents: claude)")]),
     Case("override-unknown-field", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
         "cs-session]", "{id: cs-session, modle: opus}]")},
-         [Expected(M + "c.yaml", 7, 39, "unknown field 'modle' (allowed: agent, id, message, model)")]),
+         [Expected(M + "c.yaml", 7, 39, "unknown field 'modle' (allowed: agent, id, message, model, steps)")]),
     Case("override-without-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
         "cs-session]", "{model: opus}]")},
          [Expected(M + "c.yaml", 7, 22, "missing required field 'id'")]),

@@ -336,8 +336,8 @@ def _cases() -> list[Case]:
                  session(d, "csm", "nux", i1, idle=5, fingerprint="0123456789abcdef"),)), NOW,
              [], [("drift", "nux", "cs-1")]))
 
-    # The session was made under the built-in routing (sonnet); now a rule picks haiku.
-    d_old = desired(convoys=(convoy("auth", "cs-1"),))
+    # The session was made when no rule matched (sonnet); now a rule picks haiku.
+    d_old = desired(convoys=(convoy("auth", "cs-1"),), routings=(replace(ROUTING, rules=()),))
     d_new = desired(convoys=(convoy("auth", "cs-1"),), routings=(ROUTING,))
     ih = hooked("cs-1", "nux", labels=("model:haiku",))
     add(Case("drift-from-routing-change", d_new,
@@ -643,11 +643,13 @@ def test_spawn_routing_picks_model(
     assert dict(spec.env)["GT_MODEL"] == model
 
 
-def test_builtin_routing_ignores_labels_when_no_routing_is_declared() -> None:
-    d = desired(convoys=(convoy("auth", "cs-1"),))
-    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:haiku",), title="typo")))
-    spec = _one(plan(d, obs, NOW), Op.spawn).spec
-    assert (spec.model, spec.rule) == ("sonnet", "default")
+def test_builtin_routing_routes_by_labels_when_no_routing_is_declared() -> None:
+    d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
+    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:opus",), title="typo"),
+                           issue("cs-2", title="Add login page")))
+    specs = {a.issue: a.spec for a in plan(d, obs, NOW).actions if a.op is Op.spawn}
+    assert (specs["cs-1"].model, specs["cs-1"].rule) == ("opus", "rule label='model:opus'")
+    assert (specs["cs-2"].model, specs["cs-2"].rule) == ("sonnet", "default")
 
 
 def test_respawn_keeps_worker_branch_and_fingerprint() -> None:
@@ -830,3 +832,22 @@ def test_a_rig_not_cloned_yet_is_cloned_first_and_backs_off_after_a_failure() ->
     assert not backing.actions and [n.reason for n in backing.notes] == ["failing"]
     assert backing.requeue_after is not None and backing.requeue_after > 0
     assert [a.op for a in plan(d, failed, NOW, backoff=False).actions] == [Op.clone]  # gt apply: at once
+
+
+def test_a_rework_reported_done_after_a_failed_merge_is_merged_without_waiting_the_backoff() -> None:
+    from datetime import UTC, datetime
+
+    from reconciler.model.observed import FailureRecord
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    stale = hooked("cs-1", "nux", labels=(DONE_LABEL,), updated=at(NOW - 60))
+    fp = worker_spec(d, d.rig("csm"), "nux", stale).fingerprint
+    failure = (FailureRecord("csm", "nux", "cs-1", "merge", fp, "conflicts with main", (NOW - 5,)),)
+    waiting = plan(d, observed(obs_rig("csm", stale), failures=failure), NOW)
+    assert not waiting.actions and [n.reason for n in waiting.notes] == ["failing"]  # the same report: back off
+    reworked = replace(stale, updated=at(NOW - 2))  # gt done again after the failure
+    merged = plan(d, observed(obs_rig("csm", reworked), failures=failure), NOW)
+    assert [(a.op, a.issue) for a in merged.actions] == [(Op.merge, "cs-1")]

@@ -46,6 +46,14 @@ PUSH_ATTEMPTS = 3  # a remote that moves this many times in a row is tried again
 REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop, Op.clone)
 
 
+def catch_up(strategy: str, branch: str) -> str:
+    """How a worker brings the rig's branch into its own, as the refinery will land it: a rebase
+    strategy replays the worker's commits, so a merge commit made to resolve would be dropped."""
+    if strategy == "rebase":
+        return f"rebase onto {branch} (git rebase {branch}; resolve, git add, git rebase --continue)"
+    return f"merge {branch} (git merge {branch})"
+
+
 class Result(str, enum.Enum):
     created = "created"
     updated = "updated"
@@ -316,7 +324,7 @@ class Executor:
                  Envelope(refinery_of(action.rig), MessageType.REWORK_REQUEST),
                  f"REWORK_REQUEST: {action.issue} {title}",
                  f"Your branch {action.spec.branch} did not land on {rig.branch}:\n{why}\n\n"
-                 f"In your worktree: merge {rig.branch} (git merge {rig.branch}), fix what "
+                 f"In your worktree: {catch_up(rig.refinery.strategy, rig.branch)}, fix what "
                  f"conflicts or what the gate says, commit, then run gt done again.", about)
         except (ReconcilerError, OSError):
             log.warning("rework mail not sent", exc_info=True)

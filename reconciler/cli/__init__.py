@@ -25,11 +25,11 @@ UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
 # Help lists commands in the order a user meets them, under these headings.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Get started", ("demo", "init", "import", "validate")),
-    ("Plan and apply", ("diff", "apply", "costs")),
+    ("Plan and apply", ("diff", "apply", "route", "costs")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig")),
     ("Look after workers", ("attach", "nudge", "doctor")),
-    ("Inside a worker", ("prime", "hook", "done", "handoff", "mail")),
+    ("Inside a worker", ("prime", "hook", "done", "mol", "handoff", "mail")),
     ("Reference", ("schema",)),
 )
 
@@ -200,6 +200,7 @@ from reconciler.cli import (
     cmd_mail,
     cmd_plan,
     cmd_rig,
+    cmd_route,
     cmd_status,
     cmd_validate,
     cmd_worker,
@@ -216,6 +217,7 @@ __all__ = [
     "cmd_mail",
     "cmd_plan",
     "cmd_rig",
+    "cmd_route",
     "cmd_status",
     "cmd_validate",
     "cmd_worker",

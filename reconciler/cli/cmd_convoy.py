@@ -108,6 +108,9 @@ def sling(
     message: Annotated[
         str | None, typer.Option("--message", metavar="MESSAGE", help="Text added to the worker's start prompt.")
     ] = None,
+    smart: Annotated[
+        bool, typer.Option("--smart", help="Write the model the rig's routing rules pick for the issue, and say why.")
+    ] = False,
     dry_run: DryRunOption = False,
     commit: CommitOption = False,
     apply: ApplyOption = False,
@@ -116,15 +119,24 @@ def sling(
     """Put an issue in its rig's own convoy (named after the rig).
 
     With its own agent, model or message when given; slung again, its entry takes the new ones.
-    The convoy file is created when missing.
+    --smart routes the issue (its labels, type, priority and title, from the rig's store) and
+    writes the model the rules pick. The convoy file is created when missing.
     """
     from reconciler.manifests.edit import IssueEntry
     from reconciler.ops.edits import sling as sling_issue
+    from reconciler.ops.edits import smart_sling
 
     s = settings(ctx, output)
     entry = IssueEntry(issue, model=model, agent=agent, message=message)
-    edit = sling_issue(s.town_root(), entry, rig)
-    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply,
+    extra = None
+    if smart:
+        edit, explained = smart_sling(s.town_root(), entry, rig)
+        s.echo(f"routed {issue}: {s.paint(explained.rules_model, 'cyan')} by {explained.rules_reason()}",
+               err=s.json)
+        extra = {"route": explained.rules_dict()}
+    else:
+        edit = sling_issue(s.town_root(), entry, rig)
+    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply, extra=extra,
            unchanged=f"{issue} is already in convoy {rig} as asked: nothing to change")
 
 
@@ -155,6 +167,16 @@ def headline(p: ConvoyProgress) -> str:
     waiting = p.total - p.merged - p.working
     state = "Landed" if p.landed else ("paused" if p.paused else "")
     return f"{p.merged}/{p.total} merged, {p.working} on workers, {waiting} waiting" + (f"; {state}" if state else "")
+
+
+def issue_rows(s: Settings, progress: ConvoyProgress, costs: list[str] | None = None) -> list[str]:
+    """One line an issue: its id, its state in words (coloured), its cost when given, its title."""
+    said = [(i, i.describe(progress.rig)) for i in progress.issues]
+    width = max((len(i.id) for i, _ in said), default=0)
+    said_width = max((len(text) for _, text in said), default=0)
+    cells = [f"  {c}" for c in costs] if costs is not None else [""] * len(said)
+    return [f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
+            + f"{cell}  {issue.title}".rstrip() for (issue, text), cell in zip(said, cells, strict=True)]
 
 
 @convoy_app.command("list", cls=GtCommand)
@@ -197,14 +219,8 @@ def convoy_show(ctx: typer.Context, name: NameArgument, output: OutputOption = N
     s.echo(s.paint(f"convoy {progress.name}{title}, rig {progress.rig}: {headline(progress)}", "bold"))
     if progress.error:
         s.echo(s.paint(f"  the rig's store could not be read: {progress.error}", "red"))
-    said = [(i, i.describe(progress.rig)) for i in progress.issues]
-    width = max(len(i.id) for i, _ in said)
-    said_width = max(len(text) for _, text in said)
     costs, summary = convoy_cost_lines(town.desired, observed, convoy)
-    for (issue, text), cost in zip(said, costs, strict=True):
-        s.echo(f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
-               + f"  {cost}  {issue.title}".rstrip())
-    for line in summary:
+    for line in [*issue_rows(s, progress, costs), *summary]:
         s.echo(line)
     if progress.landed:
         s.echo(s.paint("Landed: every issue is merged and closed.", "green"))

@@ -169,6 +169,14 @@ def branch_head(worktree: str) -> str:
 
 
 @_wrapped
+def log_oneline(repo_path: Path, branch: str, limit: int = 100) -> list[str]:
+    """``branch``'s history as ``git log --oneline`` shows it, newest first."""
+    with _repo(str(repo_path)) as repo:
+        text: str = repo.git.log(branch, "--oneline", "--no-decorate", "--no-color", f"-n{limit}", "--")
+    return text.splitlines()
+
+
+@_wrapped
 def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ancestry: bool) -> str | None:
     """The commit of ``target`` that holds ``head``'s work for ``issue_id``, or None.
 
@@ -482,7 +490,11 @@ def fetch(repo_path: str, branch: str) -> str:
         remote = repo.commit(f"refs/remotes/{REMOTE}/{branch}").hexsha
         local = repo.commit(f"refs/heads/{branch}").hexsha
         if local != remote and repo.is_ancestor(local, remote):
-            _advance(repo, branch, local, remote)
+            try:
+                _advance(repo, branch, local, remote)
+            except TerminalError as exc:  # the checkout's own changes are in the way: not a worker's fault
+                raise TransientError(f"could not fast-forward {branch} to {REMOTE}/{branch}: {exc}",
+                                     delay=60.0) from exc
         return str(remote)
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from reconciler.model.desired import ConvoySpec
+from reconciler.model.molecule import progress as molecule_progress
 from reconciler.model.observed import (
     DONE_LABEL,
     HELD_STATUSES,
@@ -44,6 +45,7 @@ class IssueProgress:
     status: str = ""  # its Beads status
     merge_failed: bool = False
     queue: tuple[int, int] | None = None  # done: its place in the rig's merge queue, and the queue's length
+    step: tuple[int, int] | None = None  # a molecule's: the step it is at, and how many there are
 
     def describe(self, rig: str) -> str:
         """The state in words: 'blocked by dm-parser', 'working (demo/nux)'."""
@@ -54,7 +56,8 @@ class IssueProgress:
             case IssueState.hooked:
                 return f"hooked to {who}"
             case IssueState.working:
-                return f"working ({who})" + ("; its last merge failed" if self.merge_failed else "")
+                return f"working ({who})" + (f", step {self.step[0]} of {self.step[1]}" if self.step else "") \
+                    + ("; its last merge failed" if self.merge_failed else "")
             case IssueState.done if self.queue:
                 return f"done ({who}): in the merge queue, {self.queue[0]} of {self.queue[1]}"
             case IssueState.done:
@@ -72,7 +75,8 @@ class IssueProgress:
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "state": self.state.value, "worker": self.worker,
                 "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status,
-                "mergeQueue": list(self.queue) if self.queue else None}
+                "mergeQueue": list(self.queue) if self.queue else None,
+                "step": {"at": self.step[0], "of": self.step[1]} if self.step else None}
 
 
 ON_A_WORKER = frozenset({IssueState.hooked, IssueState.working, IssueState.done})
@@ -122,12 +126,15 @@ class ConvoyProgress:
 
 
 def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
-                   queue: tuple[ObservedIssue, ...] = ()) -> IssueProgress:
-    """One issue's state, from what its rig's store says (and the rig's merge queue)."""
+                   queue: tuple[ObservedIssue, ...] = (), steps: tuple[str, ...] = ()) -> IssueProgress:
+    """One issue's state, from what its rig's store says (and the rig's merge queue, and the steps
+    of its molecule)."""
     if issue is None:
         return IssueProgress(issue_id, IssueState.missing)
+    at = molecule_progress(steps, issue.labels, issue.done)
     base = IssueProgress(issue.id, IssueState.waiting, issue.title, worker_of(rig, issue.assignee),
-                         issue.assignee, issue.blocked_by, issue.status, MERGE_FAILED_LABEL in issue.labels)
+                         issue.assignee, issue.blocked_by, issue.status, MERGE_FAILED_LABEL in issue.labels,
+                         step=(at.current, at.total) if at else None)
     if issue.status == "closed":
         state = IssueState.merged
     elif issue.status in HELD_STATUSES:
@@ -151,5 +158,6 @@ def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
     if rig.error is not None:
         issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
     else:
-        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue) for i in convoy.issues)
+        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue, convoy.steps_for(i))
+                       for i in convoy.issues)
     return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)

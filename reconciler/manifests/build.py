@@ -142,6 +142,8 @@ def convoy_of(name: str, spec: dict[str, Any], source: Source | None = None) -> 
         paused=spec["paused"],
         overrides=tuple(IssueOverride(name, e["id"], e["model"], e["agent"], e["message"]) for e in entries
                         if e["model"] is not None or e["agent"] is not None or e["message"] is not None),
+        molecule=tuple(spec["molecule"]["steps"]) if spec["molecule"] is not None else (),
+        steps=tuple((e["id"], tuple(e["steps"])) for e in entries if e["steps"] is not None),
         budget=spec["budget"],
         source=source,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from functools import cached_property
 
 from reconciler.model.costs import TokenPrice
@@ -135,11 +136,17 @@ class ConvoySpec:
     parallelism: int
     paused: bool
     overrides: tuple[IssueOverride, ...]
+    molecule: tuple[str, ...]  # the steps of every issue without its own; (): none
+    steps: tuple[tuple[str, tuple[str, ...]], ...]  # (issue, its own steps), for issues that declare them
     budget: float | None  # dollars; None: no limit
     source: Source | None = None
 
     def override(self, issue: str) -> IssueOverride | None:
         return next((o for o in self.overrides if o.issue == issue), None)
+
+    def steps_for(self, issue: str) -> tuple[str, ...]:
+        """The issue's molecule: its own steps, else the convoy's; () when it has none."""
+        return next((s for i, s in self.steps if i == issue), self.molecule)
 
 
 class PromptVia(str, enum.Enum):
@@ -231,13 +238,34 @@ class RoutingRule:
         return "rule " + " ".join(conds)
 
     def matches(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> bool:
-        if self.label is not None and self.label not in labels:
-            return False
+        return next(self._misses(labels, title, issue_type, priority), None) is None
+
+    def misses(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> tuple[str, ...]:
+        """Why the rule does not match the issue, one reason a failed condition (empty: it matches)."""
+        return tuple(self._misses(labels, title, issue_type, priority))
+
+    def _misses(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> Iterator[str]:
+        # Lazy, so matches() stops at the first failed condition and formats nothing.
+        if self.label is not None and not _has_label(labels, self.label):
+            yield (f"no label matches {self.label}" if _is_glob(self.label)
+                   else f"label {self.label} not on the issue")
         if self._title_re is not None and not self._title_re.search(title):
-            return False
+            yield f'title {self.title} not found in "{title}"'
         if self.issue_type is not None and self.issue_type != issue_type:
-            return False
-        return self.priority is None or priority <= self.priority
+            yield f"type {issue_type} != {self.issue_type}"
+        if self.priority is not None and priority > self.priority:
+            yield f"priority {priority} > {self.priority}"
+
+
+def _is_glob(label: str) -> bool:
+    return any(c in label for c in "*?[")
+
+
+def _has_label(labels: tuple[str, ...], wanted: str) -> bool:
+    """The issue carries ``wanted``: that very label, or with ``*``, ``?`` or ``[...]`` one matching the glob."""
+    if not _is_glob(wanted):
+        return wanted in labels
+    return any(fnmatchcase(label, wanted) for label in labels)
 
 
 @dataclass(frozen=True)
@@ -312,6 +340,11 @@ class DesiredState:
         """The issue's own model, agent or message, from the convoy it is worked in."""
         convoy = self.listed(rig).get(issue)
         return convoy.override(issue) if convoy is not None else None
+
+    def steps_for(self, rig: str, issue: str) -> tuple[str, ...]:
+        """The steps of the issue's molecule, from the convoy it is worked in; () when none."""
+        convoy = self.listed(rig).get(issue)
+        return convoy.steps_for(issue) if convoy is not None else ()
 
     @cached_property
     def _listed(self) -> dict[str, dict[str, ConvoySpec]]:

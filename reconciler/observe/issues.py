@@ -28,11 +28,11 @@ def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> Ob
         issues, blocked = stores(desired, rig).overview(listed, f"{rig.name}/workers/")
     except ReconcilerError as exc:
         return ObservedRig(rig.name, error=str(exc))
-    relevant = tuple(_observed(i, blocked.get(i.id, ())) for i in issues)
+    relevant = tuple(observed_issue(i, blocked.get(i.id, ())) for i in issues)
     return ObservedRig(rig.name, relevant, worktrees=observe_worktrees(desired, rig, relevant))
 
 
-def _observed(issue: Issue, blocked_by: tuple[str, ...]) -> ObservedIssue:
+def observed_issue(issue: Issue, blocked_by: tuple[str, ...] = ()) -> ObservedIssue:
     return ObservedIssue(
         id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
         issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels, blocked_by=blocked_by,

@@ -7,6 +7,7 @@ randomness. The same inputs give the same plan, in the same order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerCondition, WorkerSpec
 from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
@@ -286,10 +287,18 @@ class RigPlanner(LivePlanner):
     def merge(self, worker: str, issue: ObservedIssue, place: int, length: int) -> None:
         """Land one branch of the rig's merge queue; the executor serves them in this order."""
         spec = self.spec(worker, issue)
-        if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
+        if self.reported_since_failure(issue) or not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
             self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
                          f"worker reported done: land {spec.branch} on {self.rig.branch}, close the issue "
                          f"(merge queue {place} of {length})", spec=spec)
+
+    def reported_since_failure(self, issue: ObservedIssue) -> bool:
+        """Done again after its merge failed (a rework): merged now, not after the failure's backoff."""
+        record = self.failures.get((Op.merge.value, issue.id))
+        if record is None or not record.times or not issue.updated:
+            return False
+        failed_at = datetime.fromtimestamp(record.times[-1], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return issue.updated > failed_at
 
     def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         """A parked rig stops nothing and merges nothing: say so instead."""

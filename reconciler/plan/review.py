@@ -191,6 +191,7 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
     details += tuple(f"{issue}: {_own(own_before.get(issue))} -> {_own(own_after.get(issue))}"
                      for issue in sorted(own_before.keys() | own_after.keys())
                      if _own(own_before.get(issue)) != _own(own_after.get(issue)))
+    details += _molecule_changes(old, new)
     return ConvoyChange(
         new.name,
         new.rig,
@@ -199,6 +200,24 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
         dropped=tuple(i for i in old.issues if i not in new.issues),
         details=details,
     )
+
+
+def _molecule_changes(old: ConvoySpec, new: ConvoySpec) -> tuple[str, ...]:
+    """The convoy's molecule and its issues' own steps, where they changed (a step is never drift:
+    workers go on with the new steps at their current step number)."""
+    def steps(found: tuple[str, ...]) -> str:
+        return f"{len(found)} step{'s' if len(found) != 1 else ''}" if found else "none"
+
+    def change(what: str, a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+        if a == b:
+            return ()
+        return (f"{what}: {steps(a)} -> {steps(b)}" if len(a) != len(b) else f"{what}: {steps(b)}, reworded",)
+
+    own_before, own_after = dict(old.steps), dict(new.steps)
+    found = change("molecule", old.molecule, new.molecule)
+    for issue in sorted(own_before.keys() | own_after.keys()):
+        found += change(f"{issue} steps", own_before.get(issue, ()), own_after.get(issue, ()))
+    return found
 
 
 def _own(override: IssueOverride | None) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.desired import NAME_POOL, AgentSpec, DesiredState, ModelSpec, PromptVia, RigSpec
+from reconciler.model.molecule import progress, step_prompt
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
 
@@ -37,7 +38,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     ``program_of`` says where an agent's program was found (an absolute path, by agent
     name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
     manifests declare, so moving the program on disk is not drift, and neither is ``handoff``: the
-    note a worker left for its next session (gt handoff), added to this start's prompt only.
+    note a worker left for its next session (gt handoff), added to this start's prompt only; nor is
+    the step of the issue's molecule this start's prompt names (a step done is no reason to restart).
     """
     override = desired.override_for(rig.name, issue.id)
     model, agent, chosen = route(desired, rig, issue.id, issue)
@@ -63,8 +65,11 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     message = override.message if override else None
     prompt = agent.start_prompt(rig.name, worker, issue.id, message)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
-    if handoff:  # the note a handoff left reaches this one session; it is not what the worker is
-        prompt = agent.start_prompt(rig.name, worker, issue.id, "\n\n".join(filter(None, [message, handoff])))
+    at = progress(desired.steps_for(rig.name, issue.id), issue.labels, issue.done)
+    step = step_prompt(at) if at is not None else ""
+    if handoff or step:  # the note a handoff left, and the step, reach this one session; not what the worker is
+        between = "\n\n" if agent.prompt_via is PromptVia.args else " "  # a typed newline would send early
+        prompt = agent.start_prompt(rig.name, worker, issue.id, between.join(filter(None, [message, step, handoff])))
     started = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
     command = ((program,) + started[1:]) if program else started

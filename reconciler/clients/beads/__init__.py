@@ -149,6 +149,7 @@ class Issue:
     acceptance_criteria: str = ""
     ephemeral: bool = False
     defer_until: str | None = None
+    notes: str = ""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Issue:
@@ -173,6 +174,7 @@ class Issue:
             acceptance_criteria=str(record.get("acceptance_criteria") or ""),
             ephemeral=record.get("ephemeral") is True,
             defer_until=_opt_str(record.get("defer_until")),
+            notes=str(record.get("notes") or ""),
         )
 
     @property
@@ -299,8 +301,10 @@ class IssueStore(Protocol):
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
-        """Change fields; ``assignee=None`` clears it, UNSET leaves it."""
+        """Change fields; ``assignee=None`` clears it, UNSET leaves it; ``notes`` replaces the
+        notes (None leaves them)."""
         ...
 
     def close(self, issue_id: str, reason: str) -> Issue:

@@ -259,6 +259,7 @@ class BdStore:
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
         args: builtins.list[str] = []
         if status is not None:
@@ -267,6 +268,8 @@ class BdStore:
             args.append(f"--assignee={assignee or ''}")  # empty clears it
         args += [f"--add-label={label}" for label in add_labels]
         args += [f"--remove-label={label}" for label in remove_labels]
+        if notes is not None:
+            args.append(f"--notes={notes}")
         if args:
             self._write("update", issue_id, *args)
             log.info("updated issue %s", issue_id)

@@ -170,6 +170,7 @@ class JsonlStore:
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
         adding, removing = list(add_labels), set(remove_labels)
 
@@ -180,6 +181,8 @@ class JsonlStore:
                 _set_assignee(record, assignee)
             if adding or removing:
                 _edit_labels(record, adding, removing)
+            if notes is not None:
+                _set_notes(record, notes)
 
         return self._modify(issue_id, edit, "updated")
 
@@ -317,6 +320,13 @@ def _set_assignee(record: Record, assignee: str | None) -> None:
         record["assignee"] = assignee
     else:
         record.pop("assignee", None)  # bd omits an empty assignee
+
+
+def _set_notes(record: Record, notes: str) -> None:
+    if notes:
+        record["notes"] = notes
+    else:
+        record.pop("notes", None)  # bd omits empty notes
 
 
 def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> None:
