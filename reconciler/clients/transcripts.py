@@ -28,7 +28,6 @@ from reconciler.model.costs import IssueUsage, TokenUsage
 from reconciler.model.observed import WORKER_NAME
 
 log = logging.getLogger(__name__)
-log.addHandler(logging.NullHandler())
 
 DIR_NAME_LIMIT = 200  # longer project directory names are cut here and given a hash suffix
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")

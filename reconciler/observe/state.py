@@ -10,7 +10,7 @@ from reconciler.clients.stores import StoreFactory
 from reconciler.errors import ObserveError, ReconcilerError
 from reconciler.model.actions import SESSION_ONLY, Action, Op
 
-MAILS = (Op.announce, Op.merge, Op.escalate)  # actions that write the mail a pass reads (landings, reworks)
+MAILS = (Op.announce, Op.merge, Op.escalate)  # actions that write the mail a pass reads (landings, reworks, HELP)
 from reconciler.model.costs import IssueUsage
 from reconciler.model.desired import DesiredState
 from reconciler.model.observed import ObservedState
