@@ -61,11 +61,11 @@ def _projection_dict(p: Projection) -> dict[str, object]:
     return {"cost": p.cost, "defaultModel": p.default_model, "defaultCost": p.default_cost, "saving": p.saving}
 
 
-def projection(desired: DesiredState, rig: RigSpec, model: ModelSpec, count: int = 1) -> Projection:
-    """``count`` tasks on ``model``, and on the rig's default model."""
+def projection(desired: DesiredState, rig: RigSpec, model: ModelSpec) -> Projection:
+    """One task on ``model``, and on the rig's default model."""
     routing = desired.routing_for(rig)
     default = routing.model(routing.default)
-    return Projection(rounded(model.cost * count), default.name, rounded(default.cost * count))
+    return Projection(model.cost, default.name, default.cost)
 
 
 def model_of(desired: DesiredState, rig: RigSpec, issue: ObservedIssue) -> tuple[ModelSpec, ModelFrom]:
