@@ -18,7 +18,7 @@ from pathlib import Path
 from reconciler.act import sessions
 from reconciler.clients import git as gitops
 from reconciler.clients import handoffs, history, merges
-from reconciler.clients.beads import IssueStore
+from reconciler.clients.beads import Issue, IssueStore
 from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
@@ -33,6 +33,7 @@ from reconciler.errors import (
     TransientError,
 )
 from reconciler.model.actions import Action, Op, Plan
+from reconciler.model.costs import MODEL_LABEL, Scope, budget_label, dollars
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
@@ -103,7 +104,7 @@ class Executor:
         self._forget_finished_merges()
         starts = [a for a in plan.actions if a.op in STARTS]
         later = {Op.nudge: self._nudge, Op.help: self._help, Op.prompt: self._prompt,
-                 Op.answer: self._answer, Op.announce: self._announce}
+                 Op.answer: self._answer, Op.announce: self._announce, Op.escalate: self._escalate}
         for action in plan.actions:
             if action.op not in STARTS and action.op not in later:
                 report(self._guarded(self._one, action))
@@ -184,7 +185,7 @@ class Executor:
             return self._prune(action)
         raise TerminalError(f"unknown action {action.op}")
 
-    def _hook(self, action: Action) -> None:
+    def _hook(self, action: Action) -> Issue:
         """Compare-and-set the hook, then read it back: a hook is only trusted once seen."""
         role = role_of(action.rig, action.worker)
         store = self.store(action.rig)
@@ -192,6 +193,7 @@ class Executor:
         seen = store.get(action.issue)
         if seen.assignee != role or seen.status not in HELD_STATUSES:
             raise StoreError(f"hook on {action.issue} did not land (reads {seen.status}, {seen.assignee})")
+        return seen
 
     def _merge(self, action: Action) -> Outcome:
         """Land the worker's branch and close its issue, resumable after a crash at any point.
@@ -387,6 +389,22 @@ class Executor:
                     f"{', '.join(convoy.issues)}.", [f"{CONVOY_LABEL}{convoy.name}"])
         return Outcome(action, Result.updated, f"CONVOY_LANDED mail {mail.id} to {town.overseer}")
 
+    def _escalate(self, action: Action) -> Outcome:
+        """HELP to the overseer: a budget (``action.session``: convoy/NAME or rig/NAME) is spent. The
+        mail carries the budget's label, which is what keeps it from being sent twice."""
+        scope = Scope(action.session.partition("/")[0])
+        specs = self.desired.convoys if scope is Scope.convoy else self.desired.rigs
+        amount = next((s.budget for s in specs if s.name == action.issue), None)
+        if amount is None:
+            raise TerminalError(f"{action.session} declares no budget any more; no HELP sent")
+        town = self.desired.town
+        mail = post(self.mail_store(), town.overseer, Envelope(witness_of(action.rig), MessageType.HELP),
+                    f"HELP: the budget of {scope.value} {action.issue} is spent ({dollars(amount)})",
+                    f"{action.why}.\n\nRaise spec.budget in its manifest to let gt start more, or leave it: "
+                    "workers already at work go on.",
+                    [budget_label(scope, action.issue, amount)])
+        return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
+
     def _mail(self, action: Action, kind: MessageType, subject: str, body: str) -> None:
         """Tell the worker what the refinery did with its branch. Best effort: a mail that cannot be
         written (a full disk) never undoes or fails a merge."""
@@ -447,10 +465,25 @@ class Executor:
         gitops.ensure_worktree(action.spec)
         if action.op is Op.spawn:
             try:
-                self._hook(action)
+                seen = self._hook(action)
             except HookConflict as exc:
                 raise TerminalError(f"{exc}; not spawning") from exc
         else:
             seen = self.store(action.rig).get(action.issue)
             if seen.assignee != role_of(action.rig, action.worker) or seen.status not in HELD_STATUSES:
                 raise TerminalError(f"{action.issue} is no longer hooked to {action.worker}; not starting")
+        self._record_model(action, seen)
+
+    def _record_model(self, action: Action, seen: Issue) -> None:
+        """Write on the issue which model its worker starts with, so what it cost is priced at that
+        model once it closes, whatever the routing says by then. Best effort: a start never fails
+        for want of its record."""
+        assert action.spec is not None
+        label = f"{MODEL_LABEL}{action.spec.model}"
+        stale = [x for x in seen.labels if x.startswith(MODEL_LABEL) and x != label]
+        if label in seen.labels and not stale:
+            return
+        try:
+            self.store(action.rig).update(action.issue, add_labels=[label], remove_labels=stale)
+        except (ReconcilerError, OSError):
+            log.warning("model not recorded on the issue", exc_info=True, extra={"gt_subject": action.subject})

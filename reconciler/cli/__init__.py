@@ -25,7 +25,7 @@ UNEXPECTED_EXIT = 3  # 1 means "changes pending" for diff, 2 a known error
 # Help lists commands in the order a user meets them, under these headings.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Get started", ("demo", "init", "import", "validate")),
-    ("Plan and apply", ("diff", "apply", "route")),
+    ("Plan and apply", ("diff", "apply", "route", "costs")),
     ("Run the controller", ("start", "status", "wake", "shutdown", "controller")),
     ("Edit manifests", ("convoy", "sling", "rig", "swarm")),
     ("Look after workers", ("attach", "nudge", "doctor")),
@@ -194,6 +194,7 @@ def root(
 from reconciler.cli import (
     cmd_controller,
     cmd_convoy,
+    cmd_costs,
     cmd_demo,
     cmd_init,
     cmd_mail,
@@ -211,6 +212,7 @@ __all__ = [
     "app",
     "cmd_controller",
     "cmd_convoy",
+    "cmd_costs",
     "cmd_demo",
     "cmd_init",
     "cmd_mail",

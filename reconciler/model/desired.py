@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cached_property
 
+from reconciler.model.costs import TokenPrice
 from reconciler.model.patterns import Pattern, compiled
 
 KINDS = ("Town", "Rig", "Convoy", "Routing")
@@ -100,6 +101,7 @@ class RigSpec:
     worker_env: Env
     witness: WitnessPolicy
     refinery: RefineryPolicy
+    budget: float | None  # dollars; None: no limit
     source: Source | None = None
 
 
@@ -149,6 +151,7 @@ class ConvoySpec:
     molecule: tuple[str, ...]  # the steps of every issue without its own; (): none
     steps: tuple[tuple[str, tuple[str, ...]], ...]  # (issue, its own steps), for issues that declare them
     swarm: SwarmSpec | None  # None: an ordinary convoy
+    budget: float | None  # dollars; None: no limit
     source: Source | None = None
 
     def override(self, issue: str) -> IssueOverride | None:
@@ -225,7 +228,8 @@ class ModelSpec:
     name: str
     agent: str
     args: tuple[str, ...]
-    cost: float
+    cost: float  # dollars per task: the estimate plans and budgets use
+    price: TokenPrice | None  # per million tokens, to price recorded token counts; None: unknown
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,11 @@ class DesiredState:
             return self.town.socket
         base = re.sub(r"[^A-Za-z0-9_-]+", "-", self.root.rstrip("/").rsplit("/", 1)[-1])[:24] or "town"
         return f"gt-{base}-{hashlib.sha256(self.root.encode()).hexdigest()[:6]}"
+
+    @property
+    def budgeted(self) -> bool:
+        """Some convoy or rig declares a budget (so plans must know what was spent)."""
+        return any(c.budget is not None for c in self.convoys) or any(r.budget is not None for r in self.rigs)
 
     def routing_for(self, rig: RigSpec) -> RoutingSpec:
         for routing in self.routings:

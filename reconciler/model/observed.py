@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from reconciler.model.costs import IssueUsage
+
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
 MERGE_FAILED_LABEL = "gt:merge-failed"  # set by the refinery in place of DONE_LABEL when a merge fails
 HELD_STATUSES = frozenset({"hooked", "in_progress"})
@@ -270,6 +272,17 @@ class ObservedState:
     # Convoys whose CONVOY_LANDED mail went out; None: not looked at (nothing is announced then).
     announced: frozenset[str] | None = None
     rework: frozenset[str] = frozenset()  # workers (their roles) with an unread REWORK_REQUEST
+    # Tokens the agents recorded, per issue: read only where a budget is declared or costs are asked.
+    usage: tuple[IssueUsage, ...] = ()
+    # Budgets whose HELP mail went out (the mails' budget labels); None: not looked at.
+    escalated: frozenset[str] | None = None
+
+    def usage_of(self, rig: str, issue: str) -> IssueUsage | None:
+        return self._usage.get((rig, issue))
+
+    @cached_property
+    def _usage(self) -> dict[tuple[str, str], IssueUsage]:
+        return {(u.rig, u.issue): u for u in self.usage}
 
     def handoff(self, rig: str, worker: str, issue: str) -> str:
         """The message a worker's handoff left for its next session on ``issue``, or ''."""

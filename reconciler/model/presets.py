@@ -68,9 +68,9 @@ BUILTIN_ROUTING = RoutingSpec(
     default="sonnet",
     agents=(PRESETS["claude"],),
     models=(
-        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001),
-        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01),
-        ModelSpec("opus", "claude", ("--model", "opus"), 0.1),
+        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001, None),
+        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01, None),
+        ModelSpec("opus", "claude", ("--model", "opus"), 0.1, None),
     ),
     rules=BUILTIN_RULES,
 )

@@ -74,10 +74,12 @@ spec:
   default: sonnet
   agents:
 {agents}
+  # cost: dollars a task (plans, budgets); price: dollars per million tokens, as Anthropic lists them
+  # for Claude Haiku, Sonnet and Opus 4.5 (check claude.com/pricing for the models you run)
   models:
-    haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001}}
-    sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01}}
-    opus:   {{agent: {agent}, args: [--model, opus],   cost: 0.10}}
+    haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001, price: {{inputPerMTok: 1, outputPerMTok: 5}}}}
+    sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01,  price: {{inputPerMTok: 3, outputPerMTok: 15}}}}
+    opus:   {{agent: {agent}, args: [--model, opus],   cost: 0.10,  price: {{inputPerMTok: 5, outputPerMTok: 25}}}}
   # gt route ISSUE --why shows which rule picks an issue's model, and why the earlier ones do not.
   rules:
     # An explicit model: label first; a label may be a glob ("area:*" matches any area: label)

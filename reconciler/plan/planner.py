@@ -29,6 +29,7 @@ from reconciler.model.observed import (
 )
 from reconciler.model.reasons import RANK, Reason
 from reconciler.model.swarm import members, worked
+from reconciler.plan.budgets import Ledger
 from reconciler.plan.live import LivePlanner, ago
 from reconciler.plan.workers import next_worker_name, worker_spec
 
@@ -39,6 +40,7 @@ class Draft:
     notes: list[tuple[int, Note]] = field(default_factory=list)
     spawned: int = 0
     requeue_after: float | None = None
+    ledger: Ledger | None = None  # the declared budgets, charged as starts are planned
 
     def act(self, rank: int, action: Action) -> None:
         self.actions.append((rank, action))
@@ -67,7 +69,7 @@ def plan(
     With ``backoff`` (the controller), an action that failed lately waits out a growing
     delay; without it (gt apply, asked by a person), it is tried again at once.
     """
-    draft = Draft()
+    draft = Draft(ledger=Ledger.of(desired, observed) if desired.budgeted else None)
     claimed: set[str] = set()
     for rank, rig in enumerate(desired.rigs):
         sessions = {s.stamps.worker: s for s in observed.sessions
@@ -83,6 +85,9 @@ def plan(
             continue
         RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
     _announce_landed(desired, observed, draft)
+    if draft.ledger is not None:
+        for rank, action in draft.ledger.escalations(desired, observed):
+            draft.act(rank, action)
     orphan_rank = len(desired.rigs)
     for s in sorted(observed.sessions, key=lambda s: s.name):
         if s.name in claimed:
@@ -97,7 +102,8 @@ def plan(
     actions = sorted(draft.actions, key=lambda ra: (ra[0], PHASES[ra[1].op]))
     notes = sorted(draft.notes, key=lambda rn: rn[0])
     return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes),
-                requeue_after=draft.requeue_after, conditions=worker_conditions(draft))
+                requeue_after=draft.requeue_after, conditions=worker_conditions(draft),
+                budgets=draft.ledger.states() if draft.ledger else ())
 
 
 def _announce_landed(desired: DesiredState, observed: ObservedState, draft: Draft) -> None:
@@ -375,6 +381,10 @@ class RigPlanner(LivePlanner):
             if blocker:
                 self.note(*blocker, issue=issue_id)
                 continue
+            refused = self.draft.ledger.admit(self.desired, self.rig, issue, convoy) if self.draft.ledger else None
+            if refused:
+                self.note(Reason.budget, refused, issue=issue_id, level=Level.warn)
+                continue
             # An issue whose old worktree is still there goes back to it, commits and all.
             worker = next((w for branch, w in reusable.items()
                            if branch == f"gt/{w}/{issue_id}" and w not in reused), None)
@@ -391,6 +401,8 @@ class RigPlanner(LivePlanner):
             running += 1
             per_convoy[convoy.name] = per_convoy.get(convoy.name, 0) + 1
             self.draft.spawned += 1
+            if self.draft.ledger is not None:
+                self.draft.ledger.start(self.rig.name, convoy, self.routing.model(spec.model).cost)
             self.act(Op.spawn, worker, issue_id, Reason.unassigned,
                      f"ready in convoy {convoy.name}; {spec.model} by {spec.rule}", spec=spec,
                      before=(("status", issue.status), ("assignee", "")),
