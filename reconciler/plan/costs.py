@@ -24,6 +24,7 @@ from reconciler.model.costs import (
 )
 from reconciler.model.desired import ConvoySpec, DesiredState, ModelSpec, RigSpec
 from reconciler.model.observed import ObservedIssue, ObservedState, worker_of
+from reconciler.model.swarm import members
 from reconciler.plan.workers import route
 
 STARTS = (Op.spawn, Op.respawn, Op.restart)
@@ -114,7 +115,7 @@ def forecast(desired: DesiredState, observed: ObservedState, convoy: ConvoySpec)
     rig = desired.rig(convoy.rig)
     seen = observed.rig(convoy.rig)
     total, default, count = 0.0, 0.0, 0
-    for issue_id in convoy.issues:
+    for issue_id in members(convoy, seen.issues):  # a swarm's subtasks and review too
         found = seen.issue(issue_id)
         if found is not None and found.status == "closed":
             continue
@@ -151,7 +152,7 @@ def convoy_costs(desired: DesiredState, observed: ObservedState, convoy: ConvoyS
     rig = desired.rig(convoy.rig)
     seen = observed.rig(convoy.rig)
     found = []
-    for issue_id in convoy.issues:
+    for issue_id in members(convoy, seen.issues):  # a swarm's subtasks and review too
         issue = seen.issue(issue_id)
         if issue is not None and issue.status == "closed":
             found.append(issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue_id)))
