@@ -143,6 +143,15 @@ class TerminalError(ActionError):
     """Retrying will not help until something changes."""
 
 
+class MergeRefused(TerminalError):
+    """The refinery could not land a branch (a conflict, a failed gate): the work goes back to its
+    worker. ``details`` is what the worker needs to fix it (the files, the gate's output)."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        self.details = details or message
+        super().__init__(message)
+
+
 class BranchMoved(TransientError):
     """The worker committed after reporting done: nothing was landed; a later pass lands it all."""
 
@@ -165,3 +174,11 @@ class TargetMoved(TransientError):
 
     def __init__(self, branch: str, base: str) -> None:
         super().__init__(f"{branch} moved past {base[:12]} while the merge was made: merging again next time")
+
+
+class RemoteMoved(TransientError):
+    """The remote's branch moved since it was fetched: the push was rejected, nothing was forced;
+    the refinery fetches, merges and gates again."""
+
+    def __init__(self, branch: str, why: str) -> None:
+        super().__init__(f"the push to {branch} was rejected (the remote moved): {why}", delay=5.0)

@@ -58,6 +58,18 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.05):  # type:
 
 
 @pytest.fixture
+def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A demo town (gt init --demo), committed, with nothing else changed; the cwd. No tmux server:
+    for what reads and edits manifests and stores only."""
+    from reconciler.ops.scaffold import init_town
+
+    root = tmp_path / "town"
+    init_town(root, demo=True)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
 def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A demo town (gt init --demo) whose private tmux server is killed afterwards.
 
@@ -73,6 +85,7 @@ def demo_town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
 
     root = tmp_path / "town"
     init_town(root, demo=True)
+    without_the_demo_conflict(root)
     routing = root / "manifests" / "routing.yaml"
     routing.write_text(routing.read_text().replace(
         "      ready:", "      env: {GT_DEMO_DELAY: '0.1'}\n      ready:"))
@@ -90,6 +103,25 @@ def views_off(town_manifest: Path) -> None:
     text = town_manifest.read_text()
     assert "  views: true" in text, "the scaffold's Town manifest shows views: true"
     town_manifest.write_text(text.replace("  views: true", "  views: false"))
+
+
+def without_the_demo_conflict(root: Path) -> None:
+    """Take dm-parser's README edit out of the demo rig, so only gt demo's own tests meet the merge
+    conflict it sets up (dm-greet and dm-parser replace the same line); the others make their own."""
+    import json
+    import subprocess
+
+    from reconciler.ops.scaffold import FEATURES_PLACEHOLDER
+
+    rig = root / "rigs" / "demo"
+    issues = rig / ".beads" / "issues.jsonl"
+    records = [json.loads(line) for line in issues.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        if record.get("id") == "dm-parser":
+            record["description"] = "\n".join(line for line in record["description"].splitlines()
+                                              if FEATURES_PLACEHOLDER not in line)
+    issues.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records), encoding="utf-8")
+    subprocess.run(["git", "commit", "-qam", "tests: no merge conflict in the demo rig"], cwd=rig, check=True)
 
 
 FAST_TOWN = """\
@@ -137,3 +169,13 @@ def save(path: Path, text: str) -> None:
     town = next((p.parent for p in path.parents if p.name == "manifests"), None)
     if town is not None and (town / ".git").exists():
         commit_all(town, f"edit {path.name}")
+
+
+def gt(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: exit code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr

@@ -43,9 +43,9 @@ ROUTING = RoutingSpec(
                   process_names=("claude", "node")),
     ),
     models=(
-        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001),
-        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01),
-        ModelSpec("opus", "claude", ("--model", "opus"), 0.1),
+        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001, None),
+        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01, None),
+        ModelSpec("opus", "claude", ("--model", "opus"), 0.1, None),
     ),
     rules=(
         RoutingRule(model="haiku", label="model:haiku"),

@@ -8,23 +8,14 @@ from pathlib import Path
 
 import git
 import pytest
-from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 from reconciler.model.observed import DONE_LABEL
 
-from .conftest import commit_all, save, wait_for
-
-runner = CliRunner()
-
-
-def gt(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+from .conftest import commit_all, gt, save, wait_for
 
 
 def set_agent_mode(town: Path, mode: str) -> None:

@@ -253,6 +253,24 @@ def test_create_passes_flags_and_reads_back(fake: FakeBd, store: BdStore) -> Non
     assert show[:2] == ["show", "gt-new"]
 
 
+def test_a_child_is_made_with_parent_and_a_dependency_added_once(fake: FakeBd, store: BdStore) -> None:
+    fake.data({"id": "gt-epic.1"}).data([issue("gt-epic.1", parent="gt-epic")])
+    child = store.create("part", parent="gt-epic", blocked_by=["gt-epic"])
+    assert child.parent == "gt-epic"  # bd's parent field, with no edges in the answer
+    assert fake.argvs()[0][:6] == ["create", "--title=part", "--type=task", "--priority=2",
+                                   "--deps=blocks:gt-epic", "--parent=gt-epic"]
+    blocked = issue("gt-r", dependencies=[issue("gt-epic.1") | {"dependency_type": "blocks"}])
+    fake.data([issue("gt-r")]).answer("{}").data([blocked]).data([blocked]).data([blocked])
+    assert store.add_dependency("gt-r", "gt-epic.1").blocked_by == ("gt-epic.1",)
+    assert store.add_dependency("gt-r", "gt-epic.1").blocked_by == ("gt-epic.1",)  # there already: no write
+    assert [a[:4] for a in fake.argvs()[2:]] == [["show", "gt-r", "--json", "--actor=mayor"],
+                                                 ["dep", "add", "gt-r", "gt-epic.1"],
+                                                 ["show", "gt-r", "--json", "--actor=mayor"],
+                                                 ["show", "gt-r", "--json", "--actor=mayor"],
+                                                 ["show", "gt-r", "--json", "--actor=mayor"]]
+    assert fake.argvs()[3][4] == "--type=blocks"
+
+
 def test_update_and_close(fake: FakeBd, store: BdStore) -> None:
     fake.data([issue("gt-a")]).data([issue("gt-a")]).answer("").data(
         [issue("gt-a", status="closed")]

@@ -113,6 +113,47 @@ def test_create_with_explicit_id(store: JsonlStore, path: Path) -> None:
         store.create("   ")
 
 
+def test_children_are_numbered_under_their_parent_as_bd_numbers_them(store: JsonlStore, path: Path) -> None:
+    write_records(path, [rec("gt-epic"), rec("gt-epic.7", status="tombstone"), rec("gt-epic.x")])
+    first = store.create("one", parent="gt-epic", blocked_by=["gt-epic"])
+    second = store.create("two", parent="gt-epic")
+    assert (first.id, second.id) == ("gt-epic.8", "gt-epic.9")  # after every number taken, tombstones too
+    assert first.parent == "gt-epic" and first.blocked_by == ("gt-epic",) and second.blocked_by == ()
+    record = json.loads(path.read_text().splitlines()[-2])
+    assert [(d["depends_on_id"], d["type"]) for d in record["dependencies"]] == [
+        ("gt-epic", "blocks"), ("gt-epic", "parent-child")]
+    assert store.create("grandchild", parent="gt-epic.8").id == "gt-epic.8.1"
+    with pytest.raises(IssueNotFound):
+        store.create("orphan", parent="gt-none")
+    # The children of a parent asked for come with the issues chosen by id and assignee.
+    chosen, _ = store.overview({"gt-epic"}, "nobody/", parents={"gt-epic"})
+    assert [i.id for i in chosen] == ["gt-epic", "gt-epic.8", "gt-epic.9"]
+    assert [i.id for i in store.overview({"gt-epic"}, "nobody/")[0]] == ["gt-epic"]
+
+
+def test_add_dependency_blocks_until_its_target_closes_and_is_written_once(store: JsonlStore, path: Path) -> None:
+    write_records(path, [rec("gt-a"), rec("gt-b"), rec("gt-review")])
+    store.add_dependency("gt-review", "gt-a")
+    before = path.read_bytes()
+    again = store.add_dependency("gt-review", "gt-a")
+    assert path.read_bytes() == before and again.blocked_by == ("gt-a",)  # nothing to change: no write
+    store.add_dependency("gt-review", "gt-b")
+    assert store.overview((), "")[1] == {"gt-review": ("gt-a", "gt-b")}
+    store.close("gt-a", "done")
+    store.close("gt-b", "done")
+    assert "gt-review" in [i.id for i in store.ready()]
+    with pytest.raises(IssueNotFound):
+        store.add_dependency("gt-review", "gt-none")
+
+
+def test_a_parent_named_beside_the_edges_counts_as_the_parent() -> None:
+    """bd list and show answer a ``parent`` field; bd's list may leave the edges out."""
+    issue = Issue.from_record({"id": "gt-a.1", "title": "t", "parent": "gt-a"})
+    assert issue.parent == "gt-a"
+    edge = {"issue_id": "gt-a.1", "depends_on_id": "gt-b", "type": "parent-child"}
+    assert Issue.from_record({"id": "gt-a.1", "title": "t", "parent": "gt-a", "dependencies": [edge]}).parent == "gt-b"
+
+
 def test_init_creates_an_empty_file_and_never_truncates(path: Path) -> None:
     JsonlStore.init(path, "gt")
     assert path.read_bytes() == b""

@@ -5,31 +5,26 @@ and gt rig dock|undock --apply commit, then carry the change out as gt apply --y
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import git
-from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.clients.beads.embedded import JsonlStore
 from reconciler.clients.lock import TownLock
 from reconciler.clients.sessions import observe_sessions
 from reconciler.clients.tmux import Tmux
 from reconciler.loop.town import Town
 
-from .conftest import commit_all, wait_for
+from .conftest import commit_all, gt, wait_for
 
-runner = CliRunner()
 CONVOY = "manifests/convoys/demo.yaml"
 FAST = "env: {GT_DEMO_DELAY: '0.1'}"  # what the demo_town fixture sets
 WAITING_AGENTS = "env: {GT_DEMO_DELAY: '0.1', GT_DEMO_MODE: idle}\n      prompt: {via: none}"
 
 
-def gt(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def show(town: Path) -> dict[str, Any]:
@@ -100,7 +95,12 @@ def test_a_convoy_from_waiting_to_landed_as_convoy_show_and_rig_status_see_it(de
     code, out, err = gt("rig", "undock", "demo", "--apply")
     assert code == 0, out + err
     wait_for(lambda: {k for k, v in states(demo_town).items() if v == "done"} == three, timeout=30)
-    assert "done (demo/slit): reported, waiting for the merge" in gt("convoy", "show", "demo")[1]
+    shown = gt("convoy", "show", "demo")[1]
+    assert re.search(r"done \(demo/slit\): in the merge queue, [123] of 3", shown), shown
+    places = sorted(int(m) for m in re.findall(r"in the merge queue, (\d) of 3", shown))
+    assert places == [1, 2, 3], shown  # one queue: each done issue has its own place
+    code, out, _ = gt("status")
+    assert "merge queue (priority, then oldest first):" in out and "1. dm-" in out and "3. dm-" in out, out
 
     # Merged: the refinery lands them; the blocked issue is ready now.
     code, out, err = gt("apply", "--yes")

@@ -220,18 +220,17 @@ def test_from_inside_the_towns_tmux_attach_switches_instead_of_nesting() -> None
     assert attach_argv("tmux", "gt-town-abc123", "gt-witness", {})[3] == "attach-session"
 
 
-@pytest.mark.parametrize(("rig", "expected"), [
-    ({"name": "api", "workers": [{"name": "nux", "issue": "api-1", "done": True},
-                                 {"name": "slit", "issue": "api-2", "done": False}]},
-     {"rig": "api", "ordered": False, "queue": [{"issue": "api-1", "worker": "nux"}]}),
-    ({"name": "api", "workers": [], "queue": [{"issue": "api-9", "worker": "ace", "priority": 0}, "api-3"]},
-     {"rig": "api", "ordered": True, "queue": [{"issue": "api-9", "worker": "ace", "priority": 0},
-                                               {"issue": "api-3"}]}),
-], ids=["done-workers-when-status-lists-no-queue", "the-status-queue-in-its-order"])
-def test_the_merge_queue_is_read_from_the_status_document(rig: dict[str, Any], expected: dict[str, Any]) -> None:
-    from reconciler.cli.cmd_town import merge_queues
+def test_the_merge_queue_is_read_from_the_status_document_in_its_order() -> None:
+    from reconciler.cli.cmd_town import merge_queues, refinery_lines
+    from reconciler.cli.settings import Settings
 
-    assert merge_queues({"rigs": [rig]}) == [expected]
+    queue = [{"issue": "api-9", "worker": "ace", "priority": 0, "since": "12:00"},
+             {"issue": "api-3", "worker": "nux", "priority": 2, "since": "11:00"}]
+    status = {"rigs": [{"name": "api", "mergeQueue": queue}, {"name": "web", "mergeQueue": []}]}
+    assert merge_queues(status) == [{"rig": "api", "queue": queue}, {"rig": "web", "queue": []}]
+    lines = refinery_lines(status, Settings())
+    assert lines[0] == "rig api: 2 waiting to merge" and lines[-1] == "rig web: nothing waiting to merge"
+    assert [line.split()[1] for line in lines if line.startswith("    ")] == ["api-9", "api-3"]
 
 
 def test_what_needs_attention_comes_from_status_and_help_mail() -> None:

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import git
 import pytest
-from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.ops.scaffold import init_town
+from .conftest import gt
 
-runner = CliRunner()
 CONVOY = "manifests/convoys/demo.yaml"
 RIG = "manifests/rigs/demo.yaml"
 DOCS_RIG = """\
@@ -29,18 +26,6 @@ spec:
 """
 
 
-def gt(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A demo town, committed, with nothing else changed; the cwd."""
-    root = tmp_path / "town"
-    init_town(root, demo=True)
-    monkeypatch.chdir(root)
-    return root
 
 
 def head(root: Path) -> str:
@@ -141,6 +126,10 @@ REFUSALS = [
     Refusal("remove-every-issue", ("convoy", "remove", "demo", "dm-greet", "dm-parser", "dm-readme", "dm-cache"),
             f"would leave convoy 'demo' with no issue, and a convoy needs one: delete {CONVOY} (git rm)"),
     Refusal("park-an-unknown-rig", ("rig", "park", "nope"), "rig 'nope' is not declared"),
+    Refusal("swarm-an-unknown-convoy", ("swarm", "deploy", "nope"), "convoy 'nope' is not declared"),
+    Refusal("swarm-on-an-unknown-model", ("swarm", "deploy", "demo", "--executor", "gpt9"),
+            f"{CONVOY}:12:38: $.spec.swarm.executor: executor model 'gpt9' is not declared in routing 'default' "
+            "of rig 'demo' (declared models: haiku, opus, sonnet)"),
 ]
 
 
@@ -254,6 +243,38 @@ def test_rig_state_verbs_and_which_undo_which(town: Path) -> None:
     assert line == "  state: active           # active | parked (start nothing new) | docked (stop all, keep hooks)"
 
 
+def test_swarm_deploy_writes_the_phases_models_into_the_convoy(town: Path) -> None:
+    before = head(town)
+    code, out, err = gt("swarm", "deploy", "demo", "--planner", "sonnet", "--executor", "haiku",
+                        "--reviewer", "opus", "--commit")
+    assert code == 0, err
+    assert out.startswith(f"--- a/{CONVOY}\n+++ b/{CONVOY}\n@@ ")
+    assert "   parallelism: 3\n+  swarm: {planner: sonnet, executor: haiku, reviewer: opus}\n" in out
+    assert "committed" in out and "'convoy demo: swarm (planner sonnet, executor haiku, reviewer opus)'" in out
+    with git.Repo(town) as repo:
+        assert repo.head.commit.parents[0].hexsha == before
+        assert [d.a_path for d in repo.head.commit.diff(before)] == [CONVOY]
+        committed = repo.head.commit.tree[CONVOY].data_stream.read().decode()
+    assert committed == (town / CONVOY).read_text()
+    assert committed.splitlines()[-1] == "  swarm: {planner: sonnet, executor: haiku, reviewer: opus}"
+    # Again: a phase asked for changes in place; the others stay as the convoy has them.
+    code, out, err = gt("swarm", "deploy", "demo", "--executor", "sonnet")
+    assert code == 0, err
+    assert ("-  swarm: {planner: sonnet, executor: haiku, reviewer: opus}\n"
+            "+  swarm: {planner: sonnet, executor: sonnet, reviewer: opus}\n") in out
+    code, out, err = gt("swarm", "deploy", "demo", "--executor", "sonnet", "--commit")
+    assert code == 0 and "already a swarm with those models: nothing to change" in out + err
+
+
+def test_swarm_deploy_without_models_takes_the_schemas_defaults(town: Path) -> None:
+    files = snapshot(town)
+    code, out, err = gt("-o", "json", "swarm", "deploy", "demo", "--dry-run")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert "+  swarm: {planner: sonnet, executor: haiku, reviewer: opus}\n" in doc["diff"]
+    assert (doc["change"], doc["written"]) == ("added", False) and snapshot(town) == files
+
+
 def test_an_edit_as_json_is_one_document(town: Path) -> None:
     code, out, err = gt("-o", "json", "convoy", "add", "demo", "dm-new", "--dry-run")
     assert code == 0
@@ -268,9 +289,10 @@ def test_an_edit_as_json_is_one_document(town: Path) -> None:
 def test_help_lists_the_edit_verbs(town: Path) -> None:
     code, out, _ = gt("--help")
     section = out.split("Edit manifests:", 1)[1].split("\n\n", 1)[0]
-    assert [line.split()[0] for line in section.strip().splitlines()] == ["convoy", "sling", "rig"]
+    assert [line.split()[0] for line in section.strip().splitlines()] == ["convoy", "sling", "rig", "swarm"]
     for group, verbs in (("convoy", ("create", "add", "remove", "list", "show")),
-                         ("rig", ("park", "unpark", "dock", "undock", "status", "list", "reset"))):
+                         ("rig", ("park", "unpark", "dock", "undock", "status", "list", "reset")),
+                         ("swarm", ("deploy", "file"))):
         code, out, _ = gt(group, "--help")
         assert code == 0 and all(f"  {v} " in out for v in verbs), out
         for verb in verbs:

@@ -195,7 +195,8 @@ def test_a_conflict_goes_back_to_the_same_worker_until_max_reworks_then_help(dem
     assert merge_only(town, "dm-greet")[0].startswith("failed")
     kinds = {m["type"]: m for m in json.loads(gt("-o", "json", "mail", "inbox", "--as", "demo/workers/nux")[1])}
     assert set(kinds) == {"MERGE_FAILED", "REWORK_REQUEST"}
-    assert f"conflicts with main in {changed[0]}" in str(kinds["REWORK_REQUEST"]["body"])
+    assert f"conflicts with main; the files in conflict:\n    {changed[0]}" in str(kinds["REWORK_REQUEST"]["body"])
+    assert f"conflicts with main in {changed[0]}" in str(kinds["MERGE_FAILED"]["body"])
     issue = rig_store(demo_town).get("dm-greet")
     assert issue.assignee == "demo/workers/nux" and "gt:merge-failed" in issue.labels  # still nux's work
 

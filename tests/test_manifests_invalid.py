@@ -177,7 +177,7 @@ CASES = [
                    "(declared agents: claude)")]),
     Case("override-unknown-field", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
         "cs-session]", "{id: cs-session, modle: opus}]")},
-         [Expected(M + "c.yaml", 7, 39, "unknown field 'modle' (allowed: agent, id, message, model)")]),
+         [Expected(M + "c.yaml", 7, 39, "unknown field 'modle' (allowed: agent, id, message, model, steps)")]),
     Case("override-without-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
         "cs-session]", "{model: opus}]")},
          [Expected(M + "c.yaml", 7, 22, "missing required field 'id'")]),
@@ -190,6 +190,17 @@ CASES = [
     Case("override-repeats-an-id", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY.replace(
         "cs-session]", "{id: cs-login, message: hi}]")},
          [Expected(M + "c.yaml", 7, 27, "issue 'cs-login' is listed twice (first at $.spec.issues[0])")]),
+    # A swarm's models must be its rig's Routing's, those it leaves to the defaults too.
+    Case("swarm-unknown-model", {M + "rig.yaml": RIG, M + "r.yaml": ROUTING, M + "c.yaml": CONVOY
+                                 + "  swarm: {planner: sonnet, executor: haiku, reviewer: sonnet}\n"},
+         [Expected(M + "c.yaml", 8, 38, "executor model 'haiku' is not declared in routing 'default' of rig 'csm' "
+                   "(declared models: sonnet)")]),
+    Case("swarm-default-models-undeclared", {M + "rig.yaml": RIG, M + "r.yaml": ROUTING, M + "c.yaml": CONVOY
+                                             + "  swarm: {planner: sonnet}\n"},
+         [Expected(M + "c.yaml", 8, 10, "executor model 'haiku' (the default) is not declared"),
+          Expected(M + "c.yaml", 8, 10, "reviewer model 'opus' (the default) is not declared")]),
+    Case("swarm-unknown-field", {M + "rig.yaml": RIG, M + "c.yaml": CONVOY + "  swarm: {planer: sonnet}\n"},
+         [Expected(M + "c.yaml", 8, 11, "unknown field 'planer' (allowed: executor, planner, reviewer)")]),
     Case("lookahead-pattern", {M + "routing.yaml": ROUTING.replace('{label: "model:sonnet"}', '{title: "(?=x)y"}')},
          [Expected(M + "routing.yaml", 12, 22, "invalid regular expression '(?=x)y'")]),
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.manifests.loader import load_desired_state
-from reconciler.model.desired import CoordinatorSpec, CrashLoopPolicy, RefineryPolicy, WitnessPolicy
+from reconciler.model.desired import CoordinatorSpec, CrashLoopPolicy, RefineryPolicy, SwarmSpec, WitnessPolicy
 from reconciler.model.presets import BUILTIN_ROUTING
 
 from .conftest import REPO_ROOT, write_tree
@@ -21,7 +21,7 @@ def test_repository_examples_load_with_their_values() -> None:
     assert (csm.repo, csm.branch, csm.prefix, csm.state, csm.workers_max) == ("../csm", "main", "cs", "active", 4)
     assert csm.worker_names == ("nux", "slit", "toast", "furiosa")
     assert csm.witness == WitnessPolicy(idle_after=300, max_nudges=3, nudge_every=120, stuck_after=1800)
-    assert csm.refinery == RefineryPolicy("squash", (("pytest", "-q"),), 3)
+    assert csm.refinery == RefineryPolicy("squash", (("pytest", "-q"),), 3, 600.0, False)
     auth = next(c for c in state.convoys if c.name == "auth-feature")
     assert (auth.rig, auth.issues, auth.parallelism, auth.paused) == (
         "csm", ("cs-login", "cs-session", "cs-middleware"), 3, False)
@@ -50,7 +50,7 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert (rig.branch, rig.state, rig.workers_max, rig.beads_path, rig.routing) == (
         "main", "active", 4, ".beads", "default")
     assert rig.witness == WitnessPolicy(idle_after=300, max_nudges=3, nudge_every=120, stuck_after=1800)
-    assert rig.refinery == RefineryPolicy("squash", (), 3)
+    assert rig.refinery == RefineryPolicy("squash", (), 3, 600.0, False)
     assert state.convoys[0].title == "auth" and state.convoys[0].parallelism == 0
     town = state.town
     assert town.source is None and town.name == in_tmp.name
@@ -58,6 +58,14 @@ def test_defaults_apply_to_a_minimal_town(in_tmp: Path) -> None:
     assert town.crash_loop == CrashLoopPolicy(30.0, 600.0, 5, 900.0)
     assert (town.coordinator, town.views) == (None, True)  # no coordinator; the two views
     assert state.routing_for(rig) is BUILTIN_ROUTING
+
+
+def test_a_swarm_takes_the_schemas_defaults_for_the_phases_it_leaves_out(in_tmp: Path) -> None:
+    swarm = CONVOY + "  swarm: {executor: sonnet}\n"
+    plain = CONVOY.replace("name: auth", "name: plain").replace("cs-login, cs-session", "cs-other")
+    write_tree(in_tmp, {"manifests/rig.yaml": RIG, "manifests/c.yaml": swarm + "---\n" + plain})
+    auth, other = load_desired_state(in_tmp / "manifests").convoys
+    assert auth.swarm == SwarmSpec(planner="sonnet", executor="sonnet", reviewer="opus") and other.swarm is None
 
 
 def test_town_settings_are_read(in_tmp: Path) -> None:

@@ -336,8 +336,8 @@ def _cases() -> list[Case]:
                  session(d, "csm", "nux", i1, idle=5, fingerprint="0123456789abcdef"),)), NOW,
              [], [("drift", "nux", "cs-1")]))
 
-    # The session was made under the built-in routing (sonnet); now a rule picks haiku.
-    d_old = desired(convoys=(convoy("auth", "cs-1"),))
+    # The session was made when no rule matched (sonnet); now a rule picks haiku.
+    d_old = desired(convoys=(convoy("auth", "cs-1"),), routings=(replace(ROUTING, rules=()),))
     d_new = desired(convoys=(convoy("auth", "cs-1"),), routings=(ROUTING,))
     ih = hooked("cs-1", "nux", labels=("model:haiku",))
     add(Case("drift-from-routing-change", d_new,
@@ -376,6 +376,26 @@ def _cases() -> list[Case]:
 
     add(Case("done-label-without-session-merges-not-respawns", d,
              observed(obs_rig("csm", idone)), NOW, [("merge", "nux", "cs-1", "merge-ready")]))
+
+    # The merge queue: priority first, then the oldest report; every branch is served each pass.
+    dq = desired(convoys=(convoy("auth", "cs-1", "cs-2", "cs-3", "cs-4"),))
+    old_low = hooked("cs-1", "nux", labels=(DONE_LABEL,), priority=3, updated="2026-11-20T09:00:00Z")
+    new_high = hooked("cs-2", "slit", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:02Z")
+    newer_high = hooked("cs-3", "toast", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:05Z")
+    older_high = hooked("cs-4", "ace", labels=(DONE_LABEL,), priority=1, updated="2026-11-25T09:00:01Z")
+    add(Case("merge-queue-priority-then-oldest-first", dq,
+             observed(obs_rig("csm", old_low, new_high, newer_high, older_high)), NOW,
+             [("merge", "ace", "cs-4", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready"),
+              ("merge", "toast", "cs-3", "merge-ready"), ("merge", "nux", "cs-1", "merge-ready")]))
+    same_priority_old = replace(old_low, priority=1)
+    add(Case("merge-queue-old-branch-first-at-equal-priority", dq,
+             observed(obs_rig("csm", new_high, same_priority_old)), NOW,
+             [("merge", "nux", "cs-1", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready")],
+             [("missing", "", "cs-3"), ("missing", "", "cs-4")]))
+    add(Case("merge-queue-unreported-age-goes-last", dq,
+             observed(obs_rig("csm", replace(new_high, updated=""), older_high)), NOW,
+             [("merge", "ace", "cs-4", "merge-ready"), ("merge", "slit", "cs-2", "merge-ready")],
+             [("missing", "", "cs-1"), ("missing", "", "cs-3")]))
 
     d4 = desired(convoys=(convoy("auth", "cs-1"),))
     i1_slit = hooked("cs-1", "slit")
@@ -425,8 +445,8 @@ def _cases() -> list[Case]:
                  session(dp, "csm", "capable", p6, idle=5),
              )), NOW,
              [],
-             [("parked", "capable", "cs-6"), ("parked", "furiosa", "cs-5"),
-              ("parked", "slit", "cs-2"), ("parked", "toast", "cs-3"), ("parked", "", "cs-4")]))
+             [("parked", "furiosa", "cs-5"), ("parked", "slit", "cs-2"), ("parked", "toast", "cs-3"),
+              ("parked", "capable", "cs-6"), ("parked", "", "cs-4")]))
 
     # -- sessions no manifest describes ----------------------------------------------
     d5 = desired(convoys=(convoy("auth", "cs-1"),))
@@ -623,11 +643,13 @@ def test_spawn_routing_picks_model(
     assert dict(spec.env)["GT_MODEL"] == model
 
 
-def test_builtin_routing_ignores_labels_when_no_routing_is_declared() -> None:
-    d = desired(convoys=(convoy("auth", "cs-1"),))
-    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:haiku",), title="typo")))
-    spec = _one(plan(d, obs, NOW), Op.spawn).spec
-    assert (spec.model, spec.rule) == ("sonnet", "default")
+def test_builtin_routing_routes_by_labels_when_no_routing_is_declared() -> None:
+    d = desired(convoys=(convoy("auth", "cs-1", "cs-2"),))
+    obs = observed(obs_rig("csm", issue("cs-1", labels=("model:opus",), title="typo"),
+                           issue("cs-2", title="Add login page")))
+    specs = {a.issue: a.spec for a in plan(d, obs, NOW).actions if a.op is Op.spawn}
+    assert (specs["cs-1"].model, specs["cs-1"].rule) == ("opus", "rule label='model:opus'")
+    assert (specs["cs-2"].model, specs["cs-2"].rule) == ("sonnet", "default")
 
 
 def test_respawn_keeps_worker_branch_and_fingerprint() -> None:
@@ -795,3 +817,37 @@ def test_a_landed_convoy_is_announced_once_and_only_when_the_mail_was_read() -> 
         assert [compact(a) for a in actions if a.op.value == "announce"] == expected, announced
     half = observed(obs_rig("csm", issue("cs-1", "closed"), issue("cs-2", "open")))
     assert not [a for a in plan(d, replace(half, announced=frozenset()), 0.0).actions if a.op.value == "announce"]
+
+
+def test_a_rig_not_cloned_yet_is_cloned_first_and_backs_off_after_a_failure() -> None:
+    from reconciler.model.observed import FailureRecord, ObservedRig
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    seen = observed(ObservedRig("csm", cloned=False))
+    result = plan(d, seen, NOW)
+    assert [(a.op, a.rig, a.subject, a.reason) for a in result.actions] == [(Op.clone, "csm", "rig/csm", "not-cloned")]
+    assert not result.notes  # nothing else is planned or noted for the rig until it is on disk
+    failed = replace(seen, failures=(FailureRecord("csm", "", "", "clone", "", "git clone: no route", (NOW - 1,)),))
+    backing = plan(d, failed, NOW)
+    assert not backing.actions and [n.reason for n in backing.notes] == ["failing"]
+    assert backing.requeue_after is not None and backing.requeue_after > 0
+    assert [a.op for a in plan(d, failed, NOW, backoff=False).actions] == [Op.clone]  # gt apply: at once
+
+
+def test_a_rework_reported_done_after_a_failed_merge_is_merged_without_waiting_the_backoff() -> None:
+    from datetime import UTC, datetime
+
+    from reconciler.model.observed import FailureRecord
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    stale = hooked("cs-1", "nux", labels=(DONE_LABEL,), updated=at(NOW - 60))
+    fp = worker_spec(d, d.rig("csm"), "nux", stale).fingerprint
+    failure = (FailureRecord("csm", "nux", "cs-1", "merge", fp, "conflicts with main", (NOW - 5,)),)
+    waiting = plan(d, observed(obs_rig("csm", stale), failures=failure), NOW)
+    assert not waiting.actions and [n.reason for n in waiting.notes] == ["failing"]  # the same report: back off
+    reworked = replace(stale, updated=at(NOW - 2))  # gt done again after the failure
+    merged = plan(d, observed(obs_rig("csm", reworked), failures=failure), NOW)
+    assert [(a.op, a.issue) for a in merged.actions] == [(Op.merge, "cs-1")]

@@ -39,8 +39,8 @@ AGENT = AgentSpec(
     dialogs=(Dialog("trust", "trust this folder", ("Enter",)),),
 )
 TYPED = replace(AGENT, name="typist", prompt_via=PromptVia.type)
-ROUTING = RoutingSpec("default", "m", (AGENT,), (ModelSpec("m", "bot", (), 0.0),))
-TYPED_ROUTING = RoutingSpec("default", "m", (TYPED,), (ModelSpec("m", "typist", (), 0.0),))
+ROUTING = RoutingSpec("default", "m", (AGENT,), (ModelSpec("m", "bot", (), 0.0, None),))
+TYPED_ROUTING = RoutingSpec("default", "m", (TYPED,), (ModelSpec("m", "typist", (), 0.0, None),))
 FOUND = (ProgramLookup("csm", "bot", "bot", "/opt/bin/bot", "/opt/bin"),)
 MISSING = (ProgramLookup("csm", "bot", "bot", None, "/venv/bin:/usr/bin"),)
 

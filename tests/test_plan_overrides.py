@@ -17,7 +17,7 @@ from tests.plan_builders import NOW, ROUTING, convoy, desired, hooked, issue, ob
 # The tests' routing, with a second agent that gets its prompt typed into its pane.
 CODEX = AgentSpec(name="codex", command=("codex",), prompt_via=PromptVia.type, ready="› ")
 TWO_AGENTS = replace(ROUTING, agents=(*ROUTING.agents, CODEX),
-                     models=(*ROUTING.models, ModelSpec("gpt", "codex", ("--model", "gpt"), 0.02)))
+                     models=(*ROUTING.models, ModelSpec("gpt", "codex", ("--model", "gpt"), 0.02, None)))
 PROMPT = "You are csm/workers/nux, a gt worker."
 
 

@@ -18,22 +18,40 @@ from pathlib import Path
 from reconciler.act import sessions
 from reconciler.clients import git as gitops
 from reconciler.clients import handoffs, history, merges
-from reconciler.clients.beads import IssueStore
+from reconciler.clients.beads import Issue, IssueStore
 from reconciler.clients.faults import crash_point
 from reconciler.clients.git import examine, worktree_branch
 from reconciler.clients.runtime import Runtime, SessionStart
 from reconciler.clients.stores import StoreFactory, post, town_store
-from reconciler.errors import HookConflict, ReconcilerError, StoreError, TerminalError, TransientError
+from reconciler.errors import (
+    HookConflict,
+    MergeRefused,
+    ReconcilerError,
+    RemoteMoved,
+    StoreError,
+    TerminalError,
+    TransientError,
+)
 from reconciler.model.actions import Action, Op, Plan
+from reconciler.model.costs import MODEL_LABEL, Scope, budget_label, dollars
 from reconciler.model.desired import DesiredState
 from reconciler.model.mail import CONVOY_LABEL, ISSUE_LABEL, Envelope, MessageType, refinery_of, witness_of
 from reconciler.model.observed import DONE_LABEL, HELD_STATUSES, MERGE_FAILED_LABEL, role_of
-from reconciler.model.paths import TownPaths, rig_repo_path
+from reconciler.model.paths import TownPaths, is_url, rig_repo_path
 
 log = logging.getLogger(__name__)
 STARTS = (Op.spawn, Op.respawn, Op.restart)
 # Actions whose failures are remembered, so the next passes back off rather than repeat them.
-REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop)
+PUSH_ATTEMPTS = 3  # a remote that moves this many times in a row is tried again on a later pass
+REMEMBERED = (*STARTS, Op.merge, Op.hook, Op.prune, Op.release, Op.stop, Op.clone)
+
+
+def catch_up(strategy: str, branch: str) -> str:
+    """How a worker brings the rig's branch into its own, as the refinery will land it: a rebase
+    strategy replays the worker's commits, so a merge commit made to resolve would be dropped."""
+    if strategy == "rebase":
+        return f"rebase onto {branch} (git rebase {branch}; resolve, git add, git rebase --continue)"
+    return f"merge {branch} (git merge {branch})"
 
 
 class Result(str, enum.Enum):
@@ -59,9 +77,12 @@ class Outcome:
 class Executor:
     def __init__(self, desired: DesiredState, runtime: Runtime, stores: StoreFactory, *,
                  clock: Callable[[], float] = time.time,
-                 on_event: Callable[[Outcome], None] | None = None) -> None:
+                 on_event: Callable[[Outcome], None] | None = None,
+                 on_progress: Callable[[Action, str], None] | None = None) -> None:
         self.desired, self.runtime, self.stores, self.clock = desired, runtime, stores, clock
         self.on_event = on_event or (lambda outcome: None)
+        # What a long action (a clone) says while it runs: printed by gt apply, journalled by the controller.
+        self.on_progress = on_progress or (lambda action, line: log.info("%s: %s", action.subject, line))
         self._stores: dict[str, IssueStore] = {}
 
     def store(self, rig: str) -> IssueStore:
@@ -83,7 +104,7 @@ class Executor:
         self._forget_finished_merges()
         starts = [a for a in plan.actions if a.op in STARTS]
         later = {Op.nudge: self._nudge, Op.help: self._help, Op.prompt: self._prompt,
-                 Op.answer: self._answer, Op.announce: self._announce}
+                 Op.answer: self._answer, Op.announce: self._announce, Op.escalate: self._escalate}
         for action in plan.actions:
             if action.op not in STARTS and action.op not in later:
                 report(self._guarded(self._one, action))
@@ -111,7 +132,7 @@ class Executor:
     def _remember(self, outcome: Outcome) -> None:
         """Failures are kept so the planner backs off; a success forgets them."""
         action = outcome.action
-        if action.op not in REMEMBERED or not action.issue:
+        if action.op not in REMEMBERED or not (action.issue or action.op is Op.clone):
             return
         try:
             if outcome.failed:
@@ -150,6 +171,11 @@ class Executor:
             return Outcome(action, Result.updated, f"{action.issue} hooked to {role}")
         if action.op is Op.merge:
             return self._merge(action)
+        if action.op is Op.clone:
+            rig = self.desired.rig(action.rig)
+            path = rig_repo_path(self.desired, rig)
+            gitops.clone(rig.repo, path, rig.branch, lambda line: self.on_progress(action, line))
+            return Outcome(action, Result.created, f"cloned {rig.repo} into {path}")
         if action.op is Op.quarantine:
             assert action.spec is not None
             history.quarantine(self.desired.root, action.rig, action.worker, action.issue,
@@ -159,7 +185,7 @@ class Executor:
             return self._prune(action)
         raise TerminalError(f"unknown action {action.op}")
 
-    def _hook(self, action: Action) -> None:
+    def _hook(self, action: Action) -> Issue:
         """Compare-and-set the hook, then read it back: a hook is only trusted once seen."""
         role = role_of(action.rig, action.worker)
         store = self.store(action.rig)
@@ -167,6 +193,7 @@ class Executor:
         seen = store.get(action.issue)
         if seen.assignee != role or seen.status not in HELD_STATUSES:
             raise StoreError(f"hook on {action.issue} did not land (reads {seen.status}, {seen.assignee})")
+        return seen
 
     def _merge(self, action: Action) -> Outcome:
         """Land the worker's branch and close its issue, resumable after a crash at any point.
@@ -205,7 +232,14 @@ class Executor:
         crash_point("merge:stopped")
         kept = gitops.remove_worktree(spec.worktree, spec.repo)
         crash_point("merge:removed")
-        return Outcome(action, Result.merged, detail + (f"; worktree kept: {kept}" if kept else ""))
+        if kept:
+            return Outcome(action, Result.merged, f"{detail}; worktree and branch kept: {kept}")
+        # Checked here, not assumed: a branch goes only once its head is on the rig's branch.
+        if gitops.landed_commit(spec.repo, rig.branch, issue.id, head, ancestry=True) is not None:
+            kept = gitops.delete_branch(spec.repo, spec.branch, head)
+        else:
+            kept = f"{head[:12]} is not on {rig.branch}"
+        return Outcome(action, Result.merged, detail + (f"; branch kept: {kept}" if kept else ""))
 
     def _resume_landing(self, action: Action, head: str) -> str | None:
         """A merge made before a crash, whose commit the rig's branch does not have yet: move the
@@ -216,6 +250,13 @@ class Executor:
         if intent is None or not intent.landed or head not in (intent.head, intent.landed) \
                 or (intent.target, intent.strategy) != (rig.branch, rig.refinery.strategy):
             return None
+        if rig.refinery.push and is_url(rig.repo):
+            # Only what the remote took counts: a merge whose push never happened is made again.
+            try:
+                gitops.fetch(action.spec.repo, rig.branch)  # fast-forwards the local branch to it
+            except TransientError:
+                return None
+            return intent.landed if gitops.contains(action.spec.repo, rig.branch, intent.landed) else None
         try:
             gitops.advance(action.spec.repo, intent.target, intent.base, intent.landed)
         except (TerminalError, TransientError):
@@ -235,8 +276,24 @@ class Executor:
                 landed=landing.new))
             crash_point("merge:recorded")
 
+        push = rig.refinery.push and is_url(rig.repo)
+
+        def publish(landing: gitops.Landing) -> None:
+            gitops.push(spec.repo, landing.new, rig.branch)
+
         try:
-            return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue, record).new
+            for attempt in range(1, PUSH_ATTEMPTS + 1):
+                if push:
+                    gitops.fetch(spec.repo, rig.branch)  # merge onto what the remote has now
+                try:
+                    return gitops.land(spec, rig.refinery.strategy, rig.refinery.gates, message, action.issue,
+                                       record, scratch=TownPaths(root).scratch(action.rig, action.issue),
+                                       gate_timeout=rig.refinery.gate_timeout, publish=publish if push else None).new
+                except RemoteMoved as exc:  # never forced: fetch, merge and gate again on the new tip
+                    self.on_progress(action, f"{exc}; attempt {attempt} of {PUSH_ATTEMPTS}")
+                    if attempt == PUSH_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")
         except TransientError:
             raise  # the worker's branch or the target moved: landed whole on a later pass
         except TerminalError as exc:
@@ -244,7 +301,7 @@ class Executor:
             self.store(action.rig).update(action.issue, add_labels=[MERGE_FAILED_LABEL], remove_labels=[DONE_LABEL])
             self._mail(action, MessageType.MERGE_FAILED, f"MERGE_FAILED: {action.issue} {title}",
                        f"{spec.branch} did not land on {rig.branch}:\n{exc}")
-            self._rework(action, title, str(exc))
+            self._rework(action, title, exc.details if isinstance(exc, MergeRefused) else str(exc))
             raise TerminalError(f"MERGE_FAILED {action.issue}: {exc}") from exc
 
     def _rework(self, action: Action, title: str, why: str) -> None:
@@ -267,7 +324,7 @@ class Executor:
                  Envelope(refinery_of(action.rig), MessageType.REWORK_REQUEST),
                  f"REWORK_REQUEST: {action.issue} {title}",
                  f"Your branch {action.spec.branch} did not land on {rig.branch}:\n{why}\n\n"
-                 f"In your worktree: merge {rig.branch} (git merge {rig.branch}), fix what "
+                 f"In your worktree: {catch_up(rig.refinery.strategy, rig.branch)}, fix what "
                  f"conflicts or what the gate says, commit, then run gt done again.", about)
         except (ReconcilerError, OSError):
             log.warning("rework mail not sent", exc_info=True)
@@ -332,6 +389,22 @@ class Executor:
                     f"{', '.join(convoy.issues)}.", [f"{CONVOY_LABEL}{convoy.name}"])
         return Outcome(action, Result.updated, f"CONVOY_LANDED mail {mail.id} to {town.overseer}")
 
+    def _escalate(self, action: Action) -> Outcome:
+        """HELP to the overseer: a budget (``action.session``: convoy/NAME or rig/NAME) is spent. The
+        mail carries the budget's label, which is what keeps it from being sent twice."""
+        scope = Scope(action.session.partition("/")[0])
+        specs = self.desired.convoys if scope is Scope.convoy else self.desired.rigs
+        amount = next((s.budget for s in specs if s.name == action.issue), None)
+        if amount is None:
+            raise TerminalError(f"{action.session} declares no budget any more; no HELP sent")
+        town = self.desired.town
+        mail = post(self.mail_store(), town.overseer, Envelope(witness_of(action.rig), MessageType.HELP),
+                    f"HELP: the budget of {scope.value} {action.issue} is spent ({dollars(amount)})",
+                    f"{action.why}.\n\nRaise spec.budget in its manifest to let gt start more, or leave it: "
+                    "workers already at work go on.",
+                    [budget_label(scope, action.issue, amount)])
+        return Outcome(action, Result.updated, f"HELP mail {mail.id} to {town.overseer}")
+
     def _mail(self, action: Action, kind: MessageType, subject: str, body: str) -> None:
         """Tell the worker what the refinery did with its branch. Best effort: a mail that cannot be
         written (a full disk) never undoes or fails a merge."""
@@ -386,13 +459,34 @@ class Executor:
 
     def _prepare(self, action: Action) -> None:
         assert action.spec is not None
+        rig = self.desired.rig(action.rig)
+        if action.op is Op.spawn and is_url(rig.repo):  # branch from what the remote has now
+            try:
+                gitops.fetch(action.spec.repo, rig.branch)
+            except TransientError as exc:  # offline: branch from the last fetch rather than not at all
+                self.on_progress(action, f"{exc}; branching from the last fetch")
         gitops.ensure_worktree(action.spec)
         if action.op is Op.spawn:
             try:
-                self._hook(action)
+                seen = self._hook(action)
             except HookConflict as exc:
                 raise TerminalError(f"{exc}; not spawning") from exc
         else:
             seen = self.store(action.rig).get(action.issue)
             if seen.assignee != role_of(action.rig, action.worker) or seen.status not in HELD_STATUSES:
                 raise TerminalError(f"{action.issue} is no longer hooked to {action.worker}; not starting")
+        self._record_model(action, seen)
+
+    def _record_model(self, action: Action, seen: Issue) -> None:
+        """Write on the issue which model its worker starts with, so what it cost is priced at that
+        model once it closes, whatever the routing says by then. Best effort: a start never fails
+        for want of its record."""
+        assert action.spec is not None
+        label = f"{MODEL_LABEL}{action.spec.model}"
+        stale = [x for x in seen.labels if x.startswith(MODEL_LABEL) and x != label]
+        if label in seen.labels and not stale:
+            return
+        try:
+            self.store(action.rig).update(action.issue, add_labels=[label], remove_labels=stale)
+        except (ReconcilerError, OSError):
+            log.warning("model not recorded on the issue", exc_info=True, extra={"gt_subject": action.subject})

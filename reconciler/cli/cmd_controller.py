@@ -130,19 +130,25 @@ def shutdown(
 
     Worktrees stay too, so gt start resumes the same work.
     """
+    s = settings(ctx)
+    pid, stopped = stop_town(s.town_root(), grace)
+    s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
+           f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
+
+
+def stop_town(root: Path, grace: float) -> tuple[int | None, int]:
+    """Stop the controller (SIGTERM; back once it let go of the town lock), then every session
+    and the town's tmux server; (the controller's pid or None, how many sessions were stopped)."""
     from reconciler.clients.lock import TownLock, holder_alive
     from reconciler.clients.tmux_runtime import TmuxRuntime
     from reconciler.loop.town import town_socket
 
-    s = settings(ctx)
-    root = s.town_root()
     pid = holder_alive(root)
     if pid and pid > 0:
         os.kill(pid, signal.SIGTERM)
     with TownLock(root, "shutdown").acquire(wait=30.0):
         stopped = TmuxRuntime(town_socket(root)).terminate(grace)
-    s.echo(f"controller {'stopped (pid ' + str(pid) + ')' if pid else 'was not running'}; "
-           f"{plural(stopped, 'session')} stopped; hooks and worktrees kept")
+    return pid, stopped
 
 
 @app.command(cls=GtCommand)

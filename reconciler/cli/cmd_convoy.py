@@ -108,6 +108,9 @@ def sling(
     message: Annotated[
         str | None, typer.Option("--message", metavar="MESSAGE", help="Text added to the worker's start prompt.")
     ] = None,
+    smart: Annotated[
+        bool, typer.Option("--smart", help="Write the model the rig's routing rules pick for the issue, and say why.")
+    ] = False,
     dry_run: DryRunOption = False,
     commit: CommitOption = False,
     apply: ApplyOption = False,
@@ -116,15 +119,24 @@ def sling(
     """Put an issue in its rig's own convoy (named after the rig).
 
     With its own agent, model or message when given; slung again, its entry takes the new ones.
-    The convoy file is created when missing.
+    --smart routes the issue (its labels, type, priority and title, from the rig's store) and
+    writes the model the rules pick. The convoy file is created when missing.
     """
     from reconciler.manifests.edit import IssueEntry
     from reconciler.ops.edits import sling as sling_issue
+    from reconciler.ops.edits import smart_sling
 
     s = settings(ctx, output)
     entry = IssueEntry(issue, model=model, agent=agent, message=message)
-    edit = sling_issue(s.town_root(), entry, rig)
-    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply,
+    extra = None
+    if smart:
+        edit, explained = smart_sling(s.town_root(), entry, rig)
+        s.echo(f"routed {issue}: {s.paint(explained.rules_model, 'cyan')} by {explained.rules_reason()}",
+               err=s.json)
+        extra = {"route": explained.rules_dict()}
+    else:
+        edit = sling_issue(s.town_root(), entry, rig)
+    finish(s, edit, dry_run=dry_run, commit=commit, apply=apply, extra=extra,
            unchanged=f"{issue} is already in convoy {rig} as asked: nothing to change")
 
 
@@ -137,11 +149,17 @@ STATE_STYLES = {"waiting": "dim", "blocked": "yellow", "hooked": "cyan", "workin
 def _progress(s: Settings) -> list[ConvoyProgress]:
     """Every convoy's progress, from the stores as they are now; reads only, never takes the lock."""
     from reconciler.loop.progress import convoy_progress
+
+    town, observed = _look(s)
+    return [convoy_progress(c, observed.rig(c.rig)) for c in town.desired.convoys]
+
+
+def _look(s: Settings, usage: bool = False):  # type: ignore[no-untyped-def]
+    """The town and what is observed now (with the agents' tokens when ``usage``)."""
     from reconciler.loop.town import Town
 
     town = Town.load(s.town_root())
-    observed = town.observe()
-    return [convoy_progress(c, observed.rig(c.rig)) for c in town.desired.convoys]
+    return town, town.observe(usage=usage)
 
 
 def headline(p: ConvoyProgress) -> str:
@@ -149,6 +167,16 @@ def headline(p: ConvoyProgress) -> str:
     waiting = p.total - p.merged - p.working
     state = "Landed" if p.landed else ("paused" if p.paused else "")
     return f"{p.merged}/{p.total} merged, {p.working} on workers, {waiting} waiting" + (f"; {state}" if state else "")
+
+
+def issue_rows(s: Settings, progress: ConvoyProgress, costs: list[str] | None = None) -> list[str]:
+    """One line an issue: its id, its state in words (coloured), its cost when given, its title."""
+    said = [(i, i.describe(progress.rig)) for i in progress.issues]
+    width = max((len(i.id) for i, _ in said), default=0)
+    said_width = max((len(text) for _, text in said), default=0)
+    cells = [f"  {c}" for c in costs] if costs is not None else [""] * len(said)
+    return [f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
+            + f"{cell}  {issue.headline}".rstrip() for (issue, text), cell in zip(said, cells, strict=True)]
 
 
 @convoy_app.command("list", cls=GtCommand)
@@ -173,25 +201,26 @@ def convoy_list(ctx: typer.Context, output: OutputOption = None) -> None:
 @convoy_app.command("show", cls=GtCommand)
 @maps_errors
 def convoy_show(ctx: typer.Context, name: NameArgument, output: OutputOption = None) -> None:
-    """A convoy issue by issue: waiting, blocked, hooked, working, done, merged."""
+    """A convoy issue by issue: waiting, blocked, hooked, working, done, merged; and what it costs."""
+    from reconciler.cli.cost_render import convoy_cost_lines, convoy_costs_dict
+    from reconciler.loop.progress import convoy_progress
+
     s = settings(ctx, output)
-    found = _progress(s)
-    progress = next((p for p in found if p.name == name), None)
-    if progress is None:
-        declared = ", ".join(p.name for p in found) or "none"
+    town, observed = _look(s, usage=True)
+    convoy = next((c for c in town.desired.convoys if c.name == name), None)
+    if convoy is None:
+        declared = ", ".join(c.name for c in town.desired.convoys) or "none"
         raise UsageError(f"convoy '{name}' is not declared (declared convoys: {declared})")
+    progress = convoy_progress(convoy, observed.rig(convoy.rig))
     if s.json:
-        typer.echo(json.dumps(progress.as_dict(), indent=2))
+        typer.echo(json.dumps(progress.as_dict() | convoy_costs_dict(town.desired, observed, convoy), indent=2))
         return
     title = f" ({progress.title})" if progress.title != progress.name else ""
     s.echo(s.paint(f"convoy {progress.name}{title}, rig {progress.rig}: {headline(progress)}", "bold"))
     if progress.error:
         s.echo(s.paint(f"  the rig's store could not be read: {progress.error}", "red"))
-    said = [(i, i.describe(progress.rig)) for i in progress.issues]
-    width = max(len(i.id) for i, _ in said)
-    said_width = max(len(text) for _, text in said)
-    for issue, text in said:
-        s.echo(f"  {issue.id:{width}}  " + s.paint(f"{text:{said_width}}", STATE_STYLES[issue.state.value])
-               + f"  {issue.title}".rstrip())
+    costs, summary = convoy_cost_lines(town.desired, observed, convoy)
+    for line in [*issue_rows(s, progress, costs), *summary]:
+        s.echo(line)
     if progress.landed:
         s.echo(s.paint("Landed: every issue is merged and closed.", "green"))

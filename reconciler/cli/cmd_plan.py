@@ -82,10 +82,14 @@ def diff(
         return
     if head is not None:
         raise UsageError("--head needs --base: the revision the change is reviewed against")
+    from reconciler.plan.costs import plan_costs
+
     town = _town(ctx, rev, worktree)
-    plan, _ = town.plan(time.time(), prune=prune, backoff=False, digest=out is not None)
+    plan, observed = town.plan(time.time(), prune=prune, backoff=False, digest=out is not None)
+    costs = plan_costs(town.desired, observed, plan)
     # As data only when it is written out: turning 200 actions into dicts costs as much as planning.
-    data = plan.to_dict() | {"revision": town.revision.as_dict()} if s.json or out is not None else {}
+    data = plan.to_dict() | {"revision": town.revision.as_dict(), "costs": costs.as_dict()} \
+        if s.json or out is not None else {}
     if out is not None:
         from reconciler.clients.files import write_atomic
 
@@ -94,7 +98,7 @@ def diff(
         typer.echo(json.dumps(data, indent=2))
     else:
         s.echo(revision_line(town))
-        for line in plan_lines(plan, s, why=why):
+        for line in plan_lines(plan, s, why=why, costs=costs):
             s.echo(line)
     raise typer.Exit(2 if plan.errors else 0 if plan.in_sync else 1)
 
@@ -199,15 +203,18 @@ def _saved_revision(saved) -> tuple[str | None, bool]:  # type: ignore[no-untype
 def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # type: ignore[no-untyped-def]
                   allow_empty: bool, why: bool) -> tuple[int, dict[str, Any] | None]:
     from reconciler.act.executor import Executor
+    from reconciler.plan.costs import plan_costs
 
+    costs = None
     if saved is not None:
         town.check_fresh(saved)
         plan = saved
     else:
-        plan, _ = town.plan(time.time(), prune=prune, allow_empty=allow_empty, backoff=False)
+        plan, observed = town.plan(time.time(), prune=prune, allow_empty=allow_empty, backoff=False)
+        costs = plan_costs(town.desired, observed, plan)
     to_stderr = s.json
     s.echo(revision_line(town), err=to_stderr)
-    for line in plan_lines(plan, s, why=why):
+    for line in plan_lines(plan, s, why=why, costs=costs):
         s.echo(line, err=to_stderr)
     if not plan.actions or dry_run:
         return (2 if plan.errors else 0), {"plan": plan.to_dict(), "revision": town.revision.as_dict(),
@@ -216,7 +223,8 @@ def _apply_locked(s, town, saved, *, yes: bool, dry_run: bool, prune: bool,  # t
         s.echo("Cancelled; nothing done.", err=True)
         return 1, None
     executor = Executor(town.desired, town.runtime, town.stores,
-                        on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr))
+                        on_event=lambda o: s.echo(outcome_line(o, s), err=to_stderr),
+                        on_progress=lambda a, line: s.echo(f"  {a.subject}: {line}", err=True))
     outcomes = executor.apply(plan)
     failed = [o for o in outcomes if o.failed]
     result = {"plan": plan.to_dict(), "revision": town.revision.as_dict(), "outcomes": [

@@ -47,6 +47,7 @@ def status_lines(status: dict[str, Any], s: Settings, alive: int | None) -> list
                      + s.paint(rig["health"], HEALTH_STYLE.get(rig["health"], "bold")) + reason)
         for w in rig.get("workers", []):
             lines.extend(worker_lines(w, s))
+        lines.extend(queue_lines(rig.get("mergeQueue", [])))
         for failure in rig.get("failures", []):
             lines.append(s.paint(f"  ! {failure['action']} {failure['issue']} failed {failure['count']}x, "
                                  f"last at {failure['at']}: {failure['error']}", "red"))
@@ -71,6 +72,15 @@ def town_lines(sessions: list[dict[str, Any]], s: Settings) -> list[str]:
         else:
             lines.append(s.paint(f"  {t['name']}: {t['reason']}", HEALTH_STYLE.get(t["health"], "bold")))
     return lines
+
+
+def queue_lines(queue: list[dict[str, Any]]) -> list[str]:
+    """The rig's merge queue in the order the refinery serves it: priority, then oldest first."""
+    if not queue:
+        return []
+    return ["  merge queue (priority, then oldest first):"] + [
+        f"    {n}. {q['issue']} P{q['priority']} {q.get('worker') or '?'} done since {q.get('since') or '?'}"
+        for n, q in enumerate(queue, 1)]
 
 
 def worker_lines(w: dict[str, Any], s: Settings) -> list[str]:

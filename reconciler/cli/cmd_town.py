@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from reconciler.cli import GtCommand, OutputOption, app, maps_errors, settings
-from reconciler.cli.cmd_status import HEALTH_STYLE, EveryOption, WatchOption, refresh
+from reconciler.cli.cmd_status import HEALTH_STYLE, EveryOption, WatchOption, queue_lines, refresh
 from reconciler.cli.settings import Settings
 
 coordinator_app = typer.Typer(no_args_is_help=True, help="The coordinator: an agent for you to talk to.")
@@ -96,39 +96,18 @@ def worker_list(ctx: typer.Context, output: OutputOption = None) -> None:
 
 
 def merge_queues(status: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each rig's merge queue, from the status document: the rig's own listing when status has one
-    (``queue``, in the order the refinery serves it), else the issues its workers reported done and
-    that are not merged yet."""
-    queues = []
-    for rig in status.get("rigs", []):
-        listed = rig.get("queue")
-        if isinstance(listed, list):
-            entries = [e if isinstance(e, dict) else {"issue": str(e)} for e in listed]
-            entries = [e | {"issue": e.get("issue") or e.get("id", "?")} for e in entries]
-        else:
-            entries = [{"issue": w["issue"], "worker": w["name"]} for w in rig.get("workers", []) if w.get("done")]
-        queues.append({"rig": rig["name"], "ordered": isinstance(listed, list), "queue": entries})
-    return queues
+    """Each rig's merge queue as the status document lists it: in the order the refinery serves it."""
+    return [{"rig": rig["name"], "queue": rig.get("mergeQueue", [])} for rig in status.get("rigs", [])]
 
 
-def queue_lines(status: dict[str, Any], s: Settings) -> list[str]:
+def refinery_lines(status: dict[str, Any], s: Settings) -> list[str]:
     lines = [s.paint(status["notice"], "yellow")] if status.get("notice") else []
     queues = merge_queues(status)
-    if not queues:
-        return lines + ["no rigs: nothing to merge"]
     for q in queues:
-        entries = q["queue"]
-        if not entries:
-            lines.append(f"rig {q['rig']}: nothing waiting to merge")
-            continue
-        order = "served by priority, then oldest first" if q["ordered"] else "reported done, not merged yet"
-        lines.append(f"rig {q['rig']}: {len(entries)} waiting to merge ({order})")
-        for n, e in enumerate(entries, 1):
-            worker = f"{q['rig']}/{e['worker']}" if e.get("worker") else ""
-            extra = "  ".join(f"{k} {v}" for k, v in e.items() if k not in ("issue", "worker", "id") and v not in
-                              (None, "", []))
-            lines.append(f"  {n:2}. {e['issue']:16} {worker:18} {extra}".rstrip())
-    return lines
+        waiting = len(q["queue"])
+        lines.append(f"rig {q['rig']}: " + (f"{waiting} waiting to merge" if waiting else "nothing waiting to merge"))
+        lines.extend(queue_lines(q["queue"]))
+    return lines or ["no rigs: nothing to merge"]
 
 
 @app.command(cls=GtCommand)
@@ -147,6 +126,6 @@ def queue(ctx: typer.Context, watch: WatchOption = False, every: EveryOption = 1
 
     def look() -> tuple[dict[str, Any], list[str], int]:
         status, _ = current_status(root)
-        return {"rigs": merge_queues(status)}, queue_lines(status, s), 0
+        return {"rigs": merge_queues(status)}, refinery_lines(status, s), 0
 
     refresh(s, look, watch=watch, every=every)

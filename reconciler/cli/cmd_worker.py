@@ -1,4 +1,4 @@
-"""gt prime, gt hook, gt done: the worker's side, run by agents inside their sessions."""
+"""gt prime, gt hook, gt done, gt mol: the worker's side, run by agents inside their sessions."""
 
 from __future__ import annotations
 
@@ -79,13 +79,19 @@ def done(
     message: Annotated[
         str, typer.Option("--message", "-m", metavar="NOTE", help="A note: what was done, or why not.")
     ] = "",
+    proceed: Annotated[
+        bool, typer.Option("--continue", help="Molecule: finish the current step and get the next (the last "
+                                              "step's completes the issue).")
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Report the hooked issue (inside a worker): completed, escalated or deferred.
 
     completed: ready to merge (commit your work first: a worktree with uncommitted changes is
     refused), WORKER_DONE mailed to the refinery. escalated: HELP mailed to the overseer, the
-    hook kept. deferred: the issue given back with the reason in --message.
+    hook kept. deferred: the issue given back with the reason in --message. --continue, for an
+    issue with a molecule: the current step is finished and the next one printed, on the same
+    branch; at the last step it reports the issue completed.
     """
     from reconciler.errors import UsageError
     from reconciler.ops.worker import DoneStatus, context, report_done
@@ -93,6 +99,11 @@ def done(
     s = settings(ctx, output)
     if status not in DoneStatus.__members__:
         raise UsageError(f"--status {status!r}: one of {', '.join(DoneStatus.__members__)}")
+    if proceed:
+        if status != DoneStatus.completed:
+            raise UsageError(f"--continue finishes a step: it cannot go with --status {status}")
+        _advance(s, message, complete_last=True)
+        return
     report = report_done(context(None, None), DoneStatus(status), message)
     issue = report.issue
     if s.json:
@@ -127,3 +138,95 @@ def handoff(
     s.echo(f"{wc.role}: handing off {wc.session_issue or 'the hook'}; a fresh session starts on the same work")
     request = hand_off(wc, message)
     s.echo(f"{wc.role}: session stopped; {request.issue} stays hooked; the next pass starts it again")
+
+
+mol_app = typer.Typer(no_args_is_help=True, help="Molecules: the steps of the issue on a worker's hook.")
+app.add_typer(mol_app, name="mol")
+
+
+def _advance(s, message: str, *, complete_last: bool) -> None:  # type: ignore[no-untyped-def]
+    """gt done --continue and gt mol next: finish the step, print the next (or that the issue is done)."""
+    from reconciler.model.molecule import step_prompt
+    from reconciler.ops.molecule import next_step
+    from reconciler.ops.worker import context
+
+    moved = next_step(context(None, None), message, complete_last=complete_last)
+    issue, after = moved.issue, moved.next
+    if s.json:
+        typer.echo(json.dumps({"issue": issue.id, "finished": moved.finished, "total": moved.total,
+                               "commit": moved.commit, "done": after is None, "mail": moved.mail or None,
+                               "next": None if after is None else after.as_dict()}))
+    elif after is None:
+        s.echo(f"{issue.id}: step {moved.finished} of {moved.total} done, the last: the issue is reported done; "
+               f"the refinery merges it on the next pass (mail {moved.mail})")
+    else:
+        s.echo(f"{issue.id}: step {moved.finished} of {moved.total} done ({moved.commit[:7] or 'no commit'}); "
+               f"next, step {after.current} of {after.total}: {after.text}")
+        s.echo(step_prompt(after))
+
+
+@mol_app.command("current", cls=GtCommand)
+@maps_errors
+def mol_current(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(metavar="RIG/WORKER", help=TARGET_HELP)] = None,
+    output: OutputOption = None,
+) -> None:
+    """The step of the hooked issue's molecule to work now, and every step's state."""
+    from reconciler.model.molecule import step_prompt
+    from reconciler.ops.molecule import current
+    from reconciler.ops.prime import STEP_MARKS
+
+    s = settings(ctx, output)
+    found = current(_context(ctx, target))
+    at = found.at
+    if s.json:
+        typer.echo(json.dumps({"issue": found.issue.id} | at.as_dict(), indent=2))
+        return
+    s.echo(f"{found.issue.id}: step {at.current} of {at.total}{' (all done)' if at.done else ''}: {at.text}")
+    for n, text in enumerate(at.steps, 1):
+        s.echo(f"  {n}. [{STEP_MARKS[at.state(n)]}] {text}")
+    if step_prompt(at):
+        s.echo(step_prompt(at))
+
+
+@mol_app.command("next", cls=GtCommand)
+@maps_errors
+def mol_next(
+    ctx: typer.Context,
+    message: Annotated[
+        str, typer.Option("--message", "-m", metavar="NOTE", help="A note on the step: what was done.")
+    ] = "",
+    output: OutputOption = None,
+) -> None:
+    """Finish the current step (inside a worker) and print the next; refused at the last step.
+
+    Commit the step's work first. At the last step, gt done (or gt done --continue) reports the
+    issue done instead.
+    """
+    _advance(settings(ctx, output), message, complete_last=False)
+
+
+@mol_app.command("squash", cls=GtCommand)
+@maps_errors
+def mol_squash(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(
+        metavar="RIG/WORKER|ISSUE", help="A worker (its hooked issue), or an issue of any rig, merged or not; "
+                                         "default: the worker whose session this is.")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Fold the finished steps recorded in an issue's notes into one digest there."""
+    from reconciler.ops.molecule import squash_issue, squash_steps
+
+    s = settings(ctx, output)
+    if target is not None and "/" not in target:
+        issue, folded = squash_issue(s.town_root(), target)
+    else:
+        issue, folded = squash_steps(_context(ctx, target))
+    if s.json:
+        typer.echo(json.dumps({"issue": issue.id, "folded": folded.folded, "digest": folded.digest}))
+        return
+    s.echo(f"{issue.id}: {folded.folded} finished step{'s' if folded.folded != 1 else ''} folded into the "
+           "digest in its notes:")
+    s.echo(folded.digest)

@@ -36,16 +36,17 @@ def diff_lines(s: Settings, diff: str) -> list[str]:
 
 
 def finish(s: Settings, edit: ManifestEdit, *, dry_run: bool, commit: bool, apply: bool,
-           unchanged: str = "") -> None:
+           unchanged: str = "", extra: dict[str, Any] | None = None) -> None:
     """Show the edit as a diff, then write it (unless --dry-run), commit it (--commit, --apply) and
-    carry it out (--apply); exits with gt apply's code after --apply, else 0."""
+    carry it out (--apply); exits with gt apply's code after --apply, else 0. ``extra`` goes into
+    the JSON document too (gt sling --smart: how the model was chosen)."""
     from reconciler.ops import edits
 
     check_flags(dry_run, commit, apply)
     commit = commit or apply
     result: dict[str, Any] = {"path": edit.rel, "changed": edit.changed, "diff": edit.diff(),
                               "message": edit.message, "change": edit.change.value, "written": False,
-                              "commit": None}
+                              "commit": None} | (extra or {})
     if not edit.changed:
         _done(s, result, unchanged or f"{edit.rel}: nothing to change")
         return

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from reconciler.cli.settings import Settings
+from reconciler.model.costs import dollars
 
 if TYPE_CHECKING:
     from reconciler.act.executor import Outcome
     from reconciler.model.actions import Note, Plan
+    from reconciler.plan.costs import PlanCosts
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "!": "cyan"}
 LEVEL_COLORS = {"info": "cyan", "warn": "yellow", "error": "red"}
@@ -23,7 +25,7 @@ def plural(n: int, word: str, many: str = "") -> str:
     return f"{n} {form}"
 
 
-def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
+def plan_lines(plan: Plan, s: Settings, *, why: bool = False, costs: PlanCosts | None = None) -> Iterator[str]:
     """Grouped by rig; what belongs to no rig (the town's own sessions, orphans) under ``town``."""
     rigs: list[str] = []
     for rig in [a.rig for a in plan.actions] + [n.rig for n in plan.notes]:
@@ -35,12 +37,21 @@ def plan_lines(plan: Plan, s: Settings, *, why: bool = False) -> Iterator[str]:
             starts_agent = a.op.value in ("spawn", "respawn", "restart")
             model = (f"{a.spec.model} ({a.spec.agent})" if a.spec.model else a.spec.agent) \
                 if a.spec and starts_agent else ""
+            cost = costs.start(a.rig, a.worker, a.issue) if costs and starts_agent else None
+            if cost is not None:
+                model += f" {dollars(cost.projection.cost)}"
             line = f"  {a.marker} {a.op.value:8} {a.subject:22} {a.issue:16} {model:20} {a.reason}"
             yield s.paint(line.rstrip(), COLORS[a.marker])
             if why:
                 yield from _why(a.why, a.before, a.after, a.spec.rule if a.spec and a.op.value == "spawn" else "")
+                if cost is not None:
+                    yield f"      cost: {dollars(cost.projection.cost)} on {cost.model}, {cost.projection.describe()}"
         for n in (n for n in plan.notes if n.rig == rig):
             yield s.paint(note_line(n), LEVEL_COLORS[n.level.value])
+    if costs is not None:
+        from reconciler.cli.cost_render import cost_lines
+
+        yield from cost_lines(costs)
     yield summary(plan)
 
 

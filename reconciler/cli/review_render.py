@@ -40,7 +40,8 @@ def headline(r: Review) -> str:
         parts.append(f"{plural(added, 'issue')} added, {len(r.issues) - added} dropped")
     if r.routes:
         parts.append(f"{plural(len(r.routes), 'issue')} routed to another model")
-    parts.append(f"cost {_money(r.base_cost)} -> {_money(r.head_cost)} ({_delta(r.head_cost - r.base_cost)})")
+    parts.append(f"cost {_money(r.base_cost)} -> {_money(r.head_cost)} ({_delta(r.head_cost - r.base_cost)}), "
+                 f"{_saving(r.head_cost, r.default_cost)} the default models")
     return "; ".join(parts) + "."
 
 
@@ -50,6 +51,15 @@ def _money(value: float) -> str:
 
 def _delta(value: float) -> str:
     return f"{value:+g}" if value else "no change"
+
+
+def _saving(cost: float, default: float) -> str:
+    """The head's cost against the same issues on the default model: 'saves 0.02 against 0.04 on'."""
+    if default > cost:
+        return f"saves {_money(round(default - cost, 6))} against {_money(default)} on"
+    if default < cost:
+        return f"{_money(round(cost - default, 6))} more than {_money(default)} on"
+    return f"the same as {_money(default)} on"
 
 
 def review_lines(result: ReviewResult) -> Iterator[str]:
@@ -67,16 +77,19 @@ def review_lines(result: ReviewResult) -> Iterator[str]:
     for w in r.workers:
         on = f" on {w.issue}" if w.issue else ""
         if w.effect is Effect.start:
-            yield f"  + start {w.who}{on}" + (f" with {w.model}" if w.model else "") + f" ({w.reason})"
+            model = f" with {w.model} at {_money(w.cost)}" if w.model else ""
+            yield f"  + start {w.who}{on}{model} ({w.reason})"
         elif w.effect is Effect.stop:
             yield f"  - stop  {w.who}{on} ({w.reason})"
         else:
-            yield f"  - no longer started: {w.who}{on}" + (f" with {w.model}" if w.model else "")
+            yield f"  - no longer started: {w.who}{on}" + (f" with {w.model} at {_money(w.cost)}" if w.model else "")
     for route in r.routes:
         yield f"  ~ route {route.issue}: {route.before} -> {route.after} by {route.rule}"
     for cost in r.costs:
         if cost.base != cost.head:
-            yield f"  ~ cost  convoy {cost.convoy}: {_money(cost.base)} -> {_money(cost.head)}"
+            yield (f"  ~ cost  convoy {cost.convoy}: {_money(cost.base)} -> {_money(cost.head)}"
+                   + (f" ({_saving(cost.head, cost.default)} the default model, {cost.default_model})"
+                      if cost.default_model else ""))
     for unread in r.unread:
         yield f"  ! not read: {unread} (its issues are counted at the default model)"
     yield headline(r)
@@ -105,9 +118,9 @@ def review_markdown(result: ReviewResult) -> str:
         out.extend("| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows)
         out.append("")
 
-    table("Workers", ("", "rig/worker", "issue", "model", "reason"),
-          [(w.effect.value, w.who, w.issue, w.model or "", w.reason)
-           for w in r.workers])
+    table("Workers", ("", "rig/worker", "issue", "model", "cost", "reason"),
+          [(w.effect.value, w.who, w.issue, w.model or "", _money(w.cost) if w.model else "",
+            w.reason) for w in r.workers])
     table("Convoys", ("convoy", "rig", "change", "issues added", "issues dropped", "other"),
           [(c.name, c.rig, c.change.value, ", ".join(c.added), ", ".join(c.dropped), "; ".join(c.details))
            for c in r.convoys])
@@ -117,8 +130,9 @@ def review_markdown(result: ReviewResult) -> str:
           [(x.issue, x.title, x.before, x.after, x.rule) for x in r.routes])
     table("Rigs", ("rig", "before", "after"),
           [(x.rig, x.before or "(new)", x.after or "(removed)") for x in r.rigs])
-    table("Projected cost", ("convoy", "rig", "before", "after", "change"),
-          [(c.convoy, c.rig, _money(c.base), _money(c.head), _delta(c.head - c.base))
+    table("Projected cost", ("convoy", "rig", "before", "after", "change", "after, on the default model"),
+          [(c.convoy, c.rig, _money(c.base), _money(c.head), _delta(c.head - c.base),
+            f"{_money(c.default)} ({c.default_model})" if c.default_model else "")
            for c in r.costs if c.base != c.head])
     if r.unread:
         out.extend(["Not read (issues counted at the default model): "

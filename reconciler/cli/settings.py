@@ -41,6 +41,20 @@ def escape_controls(text: str) -> str:
                                                    else f"\\u{ord(m.group()):04x}"), text)
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, not counting the style marks of ``Settings.paint``
+    (all of them are kept, so a style opened before the cut is still closed)."""
+    out: list[str] = []
+    shown = 0
+    for part in re.split(f"({_OPEN}[0-9;]*{_CLOSE})", text):
+        if part.startswith(_OPEN):
+            out.append(part)
+        else:
+            out.append(part[:max(width - shown, 0)])
+            shown += len(out[-1])
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     town: Path | None = None

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from reconciler.clients.files import refuse_links
-from reconciler.errors import BranchMoved, TargetMoved, TerminalError
+from reconciler.errors import BranchMoved, MergeRefused, RemoteMoved, TargetMoved, TerminalError, TransientError
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.observed import ObservedWorktree
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-GATE_TIMEOUT = 600.0
 FALLBACK_IDENTITY = ("gt", "gt@localhost")  # commits where git has no user.name/user.email
 
 
@@ -95,16 +95,48 @@ def remove_worktree(worktree: str, repo_path: str) -> str:
     return ""
 
 
-def run_gates(spec: WorkerSpec, gates: Sequence[Sequence[str]]) -> None:
-    for gate in gates:
+GATE_TAIL = 20  # lines of a failed gate's output sent back to the worker
+
+
+def run_gates(repo_path: str, scratch: str, commit: str, gates: Sequence[Sequence[str]], timeout: float) -> None:
+    """Run the gates on ``commit`` (the merged result) in a scratch worktree at ``scratch``,
+    removed afterwards; never in the user's checkout or the worker's."""
+    if not gates:
+        return
+    path = Path(scratch)
+    refuse_links(path, parents=3)  # .gt/scratch/<rig>/<issue>
+    with _repo(repo_path) as repo:
+        _drop_scratch(repo, path)  # left by a crash mid-gate
+        path.parent.mkdir(parents=True, exist_ok=True)
+        repo.git.worktree("add", "--detach", str(path), commit)
         try:
-            proc = subprocess.run(list(gate), cwd=spec.worktree, capture_output=True, text=True,
-                                  timeout=GATE_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TerminalError(f"gate {' '.join(gate)!r} could not run: {exc}") from exc
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise TerminalError(f"gate {' '.join(gate)!r} failed (exit {proc.returncode}): {' | '.join(tail)}")
+            for gate in gates:
+                _run_gate(gate, path, timeout)
+        finally:
+            _drop_scratch(repo, path)
+
+
+def _drop_scratch(repo, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Forced: the scratch worktree is gt's own, and a gate's build output is no one's work."""
+    if path.exists():
+        repo.git.worktree("remove", "--force", str(path), with_exceptions=False)
+    repo.git.worktree("prune")
+
+
+def _run_gate(gate: Sequence[str], cwd: Path, timeout: float) -> None:
+    named = " ".join(gate)
+    try:
+        proc = subprocess.run(list(gate), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise MergeRefused(f"gate {named!r} timed out after {timeout:g}s on the merged result") from exc
+    except OSError as exc:
+        raise TerminalError(f"gate {named!r} could not run: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-GATE_TAIL:]
+        raise MergeRefused(f"gate {named!r} failed (exit {proc.returncode}) on the merged result: "
+                           f"{' | '.join(tail[-3:])}",
+                           f"gate {named!r} failed (exit {proc.returncode}) on the merged result; "
+                           "its last output:\n" + "\n".join(f"    {line}" for line in tail))
 
 
 def _identity(repo, head) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -137,6 +169,14 @@ def branch_head(worktree: str) -> str:
 
 
 @_wrapped
+def log_oneline(repo_path: Path, branch: str, limit: int = 100) -> list[str]:
+    """``branch``'s history as ``git log --oneline`` shows it, newest first."""
+    with _repo(str(repo_path)) as repo:
+        text: str = repo.git.log(branch, "--oneline", "--no-decorate", "--no-color", f"-n{limit}", "--")
+    return text.splitlines()
+
+
+@_wrapped
 def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ancestry: bool) -> str | None:
     """The commit of ``target`` that holds ``head``'s work for ``issue_id``, or None.
 
@@ -160,11 +200,14 @@ def landed_commit(repo_path: str, target: str, issue_id: str, head: str, *, ance
 
 @_wrapped
 def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], message: str, issue_id: str,
-         before_advance: Callable[[Landing], None]) -> Landing:
-    """Gate and combine the worker's branch, then move the rig's branch to the result.
+         before_advance: Callable[[Landing], None], *, scratch: str, gate_timeout: float = 600.0,
+         publish: Callable[[Landing], None] | None = None) -> Landing:
+    """Combine the worker's branch with the rig's, gate the result, then move the rig's branch to it.
 
-    ``before_advance`` is told the landing before the rig's branch moves (the refinery
-    records it there, so a crash after that point resumes instead of merging again).
+    The gates run on the merged result in a scratch worktree (``scratch``). ``before_advance``
+    is told the landing before the rig's branch moves (the refinery records it there, so a
+    crash after that point resumes instead of merging again); ``publish`` (a push) runs after
+    it, and the local branch moves only once that succeeded.
     """
     import git
 
@@ -175,13 +218,10 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
         head = work.head.commit.hexsha
         if repo.is_ancestor(head, base):
             raise TerminalError(f"{spec.branch} has no commits that {spec.base_branch} lacks")
-        run_gates(spec, gates)
-        if work.head.commit.hexsha != head:  # committed to while the gates ran: those are gated next time
-            raise BranchMoved(spec.branch, head)
         env = _identity(repo, repo.commit(head))
         message = f"{message.rstrip()}\n\n{TRAILER_ISSUE}: {issue_id}\n{TRAILER_HEAD}: {head}\n"
         try:
-            if strategy == "rebase":
+            if strategy == "rebase":  # in the worker's own worktree: its branch becomes what lands
                 with work.git.custom_environment(**env):
                     work.git.rebase(base)
                 new = work.head.commit.hexsha
@@ -196,11 +236,18 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
             if "conflict" in (exc.stdout + exc.stderr).lower() or exc.status == 1:
                 files = _conflicting_files(repo, base, head)
                 named = f" in {', '.join(files)}" if files else ""
-                raise TerminalError(f"{spec.branch} conflicts with {spec.base_branch}{named}") from exc
+                raise MergeRefused(f"{spec.branch} conflicts with {spec.base_branch}{named}",
+                                   f"{spec.branch} conflicts with {spec.base_branch}; the files in conflict:\n"
+                                   + "\n".join(f"    {f}" for f in files)) from exc
             raise TerminalError(f"{spec.branch} could not be combined with {spec.base_branch}: "
                                 f"{exc.stderr.strip()}") from exc
+        run_gates(spec.repo, scratch, str(new), gates, gate_timeout)
+        if work.head.commit.hexsha != (new if strategy == "rebase" else head):
+            raise BranchMoved(spec.branch, head)  # committed to while the gates ran: gated next time
         landing = Landing(base, head, str(new))
         before_advance(landing)
+        if publish is not None:
+            publish(landing)
         _advance(repo, spec.base_branch, base, landing.new)
         return landing
 
@@ -235,6 +282,24 @@ def _advance(repo, branch: str, old: str, new: str) -> None:  # type: ignore[no-
         if repo.commit(branch).hexsha != old:
             raise TargetMoved(branch, old) from exc
         raise TerminalError(f"could not advance {branch}: {exc.stderr.strip()}") from exc
+
+
+@_wrapped
+def delete_branch(repo_path: str, branch: str, head: str) -> str:
+    """Delete a worker's branch whose work has landed: only while it still points at ``head``
+    (the commit found on the rig's branch) and no worktree has it checked out. "" when deleted,
+    else why it was kept."""
+    import git
+
+    with _repo(repo_path) as repo:
+        where = _checked_out_at(repo, branch)
+        if where is not None:
+            return f"checked out at {where}"
+        try:
+            repo.git.update_ref("-d", f"refs/heads/{branch}", head)
+        except git.GitCommandError as exc:
+            return exc.stderr.strip().removeprefix("fatal: ") or "git update-ref -d failed"
+    return ""
 
 
 def _checked_out_at(repo, branch: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -362,3 +427,89 @@ def in_repository(root: Path) -> bool:
     """Whether ``root`` is inside a Git working tree."""
     run = _git(root, "rev-parse", "--is-inside-work-tree")
     return run.returncode == 0 and run.stdout.strip() == "true"
+
+
+# -- rigs whose repository lives on a remote ---------------------------------------------------
+
+REMOTE = "origin"
+
+
+def clone(url: str, path: str, branch: str, progress: Callable[[str], None]) -> None:
+    """Clone ``url`` at ``branch`` into ``path``, telling ``progress`` what git reports as it goes.
+
+    Cloned beside the target and renamed into place, so a clone cut short (a crash, a network
+    failure) never leaves a half repository where the rig's is expected.
+    """
+    target = Path(path)
+    refuse_links(target, parents=2)  # .gt/repos/<rig>
+    partial = target.with_name(f".{target.name}.partial")
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["git", "clone", "--progress", "--branch", branch, "--", url, str(partial)]
+    said, last = "", ""
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=os.environ | {"GIT_TERMINAL_PROMPT": "0"}) as proc:
+        assert proc.stderr is not None
+        for line in _progress_lines(proc.stderr):
+            last = line
+            phase = line.split(":", 1)[0]
+            if phase != said or line.endswith("done."):  # a line per phase, and its end: not every percent
+                progress(line)
+                said = phase
+    if proc.returncode != 0:
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+        raise TransientError(f"git clone {url}: {last or f'exit {proc.returncode}'}", delay=60.0)
+    partial.rename(target)
+
+
+def _progress_lines(stream) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Git's progress: lines ended by a newline or a carriage return (a percentage redrawn)."""
+    buffer = b""
+    while chunk := stream.read1(4096):
+        buffer += chunk
+        *lines, buffer = re.split(rb"[\r\n]", buffer)
+        for raw in lines:
+            if raw.strip():
+                yield raw.decode(errors="replace").strip()
+    if buffer.strip():
+        yield buffer.decode(errors="replace").strip()
+
+
+def fetch(repo_path: str, branch: str) -> str:
+    """Fetch ``branch`` from the remote and fast-forward the local branch to it when it can;
+    returns the remote's tip. A local branch ahead of the remote (or apart from it) is left."""
+    with _repo(repo_path) as repo:
+        done = _git(Path(repo_path), "fetch", "--quiet", REMOTE, f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}")
+        if done.returncode != 0:
+            raise TransientError(f"git fetch {REMOTE} {branch}: {done.stderr.strip()}", delay=60.0)
+        remote = repo.commit(f"refs/remotes/{REMOTE}/{branch}").hexsha
+        local = repo.commit(f"refs/heads/{branch}").hexsha
+        if local != remote and repo.is_ancestor(local, remote):
+            try:
+                _advance(repo, branch, local, remote)
+            except TerminalError as exc:  # the checkout's own changes are in the way: not a worker's fault
+                raise TransientError(f"could not fast-forward {branch} to {REMOTE}/{branch}: {exc}",
+                                     delay=60.0) from exc
+        return str(remote)
+
+
+def contains(repo_path: str, branch: str, commit: str) -> bool:
+    """Whether ``branch``'s history has ``commit``."""
+    return _git(Path(repo_path), "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}").returncode == 0
+
+
+def push(repo_path: str, commit: str, branch: str) -> None:
+    """Push ``commit`` to the remote's ``branch``; never forced, so the remote takes it only as a
+    fast-forward. RemoteMoved when it was refused for that reason."""
+    done = _git(Path(repo_path), "push", "--porcelain", REMOTE, f"{commit}:refs/heads/{branch}")
+    if done.returncode == 0:
+        return
+    said = (done.stdout + done.stderr).strip()
+    if "[rejected]" in said or "non-fast-forward" in said or "fetch first" in said:
+        raise RemoteMoved(f"{REMOTE}/{branch}", said.splitlines()[-1] if said else "rejected")
+    raise TransientError(f"git push {REMOTE} {branch}: {said}", delay=60.0)

@@ -35,7 +35,7 @@ from reconciler.loop.revision import Revision
 from reconciler.loop.status import iso, town_status
 from reconciler.loop.town import Town
 from reconciler.manifests.loader import ManifestCache
-from reconciler.model.actions import Plan
+from reconciler.model.actions import Action, Plan
 from reconciler.model.desired import Source
 from reconciler.model.observed import ObservedState
 
@@ -111,7 +111,7 @@ class Controller:
                 plan = replace(plan, actions=tuple(a for a in plan.actions
                                                    if a.op.value in ("nudge", "help", "answer", "prompt")))
             executor = Executor(desired, town.runtime, town.stores, clock=self.clock,
-                                on_event=self._journal_outcome)
+                                on_event=self._journal_outcome, on_progress=self._journal_progress)
             result.outcomes = executor.apply(plan)
             if result.outcomes:
                 planned_at = time.monotonic()
@@ -214,6 +214,10 @@ class Controller:
             "pass": result.number, "action": "pass", "outcome": status["sync"]["status"],
             "duration": info["duration"], "actions": info["actions"], "failed": info["failed"]}})
         return status
+
+    def _journal_progress(self, action: Action, line: str) -> None:
+        self.journal.info("progress", extra={"gt": {"pass": self.passes, "action": action.op.value,
+                                                    "subject": action.subject, "detail": line}})
 
     def _journal_outcome(self, outcome: Outcome) -> None:
         a = outcome.action

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from reconciler.model.desired import ConvoySpec
+from reconciler.model.molecule import progress as molecule_progress
 from reconciler.model.observed import (
     DONE_LABEL,
     HELD_STATUSES,
@@ -18,6 +19,7 @@ from reconciler.model.observed import (
     ObservedRig,
     worker_of,
 )
+from reconciler.model.swarm import REVIEW_LABEL, SwarmRole, members
 
 
 class IssueState(str, enum.Enum):
@@ -43,6 +45,14 @@ class IssueProgress:
     blocked_by: tuple[str, ...] = ()
     status: str = ""  # its Beads status
     merge_failed: bool = False
+    queue: tuple[int, int] | None = None  # done: its place in the rig's merge queue, and the queue's length
+    step: tuple[int, int] | None = None  # a molecule's: the step it is at, and how many there are
+    swarm: str = ""  # its part in a swarm (planner, executor, reviewer); "" in an ordinary convoy
+
+    @property
+    def headline(self) -> str:
+        """The title, after the issue's part in its swarm."""
+        return f"{self.swarm}: {self.title}" if self.swarm else self.title
 
     def describe(self, rig: str) -> str:
         """The state in words: 'blocked by dm-parser', 'working (demo/nux)'."""
@@ -53,7 +63,10 @@ class IssueProgress:
             case IssueState.hooked:
                 return f"hooked to {who}"
             case IssueState.working:
-                return f"working ({who})" + ("; its last merge failed" if self.merge_failed else "")
+                return f"working ({who})" + (f", step {self.step[0]} of {self.step[1]}" if self.step else "") \
+                    + ("; its last merge failed" if self.merge_failed else "")
+            case IssueState.done if self.queue:
+                return f"done ({who}): in the merge queue, {self.queue[0]} of {self.queue[1]}"
             case IssueState.done:
                 return f"done ({who}): reported, waiting for the merge"
             case IssueState.merged:
@@ -68,7 +81,9 @@ class IssueProgress:
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "state": self.state.value, "worker": self.worker,
-                "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status}
+                "assignee": self.assignee, "blockedBy": list(self.blocked_by), "status": self.status,
+                "mergeQueue": list(self.queue) if self.queue else None,
+                "step": {"at": self.step[0], "of": self.step[1]} if self.step else None, "swarm": self.swarm or None}
 
 
 ON_A_WORKER = frozenset({IssueState.hooked, IssueState.working, IssueState.done})
@@ -117,17 +132,23 @@ class ConvoyProgress:
                 "issues": [i.as_dict() for i in self.issues]}
 
 
-def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None) -> IssueProgress:
-    """One issue's state, from what its rig's store says."""
+def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
+                   queue: tuple[ObservedIssue, ...] = (), steps: tuple[str, ...] = ()) -> IssueProgress:
+    """One issue's state, from what its rig's store says (and the rig's merge queue, and the steps
+    of its molecule)."""
     if issue is None:
         return IssueProgress(issue_id, IssueState.missing)
+    at = molecule_progress(steps, issue.labels, issue.done)
     base = IssueProgress(issue.id, IssueState.waiting, issue.title, worker_of(rig, issue.assignee),
-                         issue.assignee, issue.blocked_by, issue.status, MERGE_FAILED_LABEL in issue.labels)
+                         issue.assignee, issue.blocked_by, issue.status, MERGE_FAILED_LABEL in issue.labels,
+                         step=(at.current, at.total) if at else None)
     if issue.status == "closed":
         state = IssueState.merged
     elif issue.status in HELD_STATUSES:
         if base.worker and DONE_LABEL in issue.labels:
             state = IssueState.done
+            place = next((n for n, queued in enumerate(queue, 1) if queued.id == issue.id), None)
+            base = replace(base, queue=(place, len(queue)) if place else None)
         elif base.worker and issue.status == "in_progress":
             state = IssueState.working
         else:
@@ -140,9 +161,22 @@ def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None) -> Issu
 
 
 def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
-    """Each issue of ``convoy``, in its order, as ``rig``'s store has it."""
+    """Each issue of ``convoy``, in its order, as ``rig``'s store has it (a swarm's subtasks and
+    review after the issue they grew from)."""
     if rig.error is not None:
         issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
     else:
-        issues = tuple(issue_progress(convoy.rig, i, rig.issue(i)) for i in convoy.issues)
+        issues = tuple(_in_swarm(convoy, issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue,
+                                                        convoy.steps_for(i) if i in convoy.issues else ()), rig)
+                       for i in members(convoy, rig.issues))
     return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)
+
+
+def _in_swarm(convoy: ConvoySpec, progress: IssueProgress, rig: ObservedRig) -> IssueProgress:
+    if convoy.swarm is None:
+        return progress
+    if progress.id in convoy.issues:
+        return replace(progress, swarm=SwarmRole.planner.value)
+    issue = rig.issue(progress.id)
+    review = issue is not None and REVIEW_LABEL in issue.labels
+    return replace(progress, swarm=(SwarmRole.reviewer if review else SwarmRole.executor).value)

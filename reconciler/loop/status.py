@@ -25,6 +25,7 @@ from reconciler.model.observed import (
     ObservedSession,
     ObservedState,
     held_hooks,
+    worker_of,
 )
 from reconciler.model.roles import TownRole, town_session
 from reconciler.plan.planner import plan as make_plan
@@ -149,9 +150,11 @@ def _rig_status(desired: DesiredState, observed: ObservedState, plan: Plan, rig:
         health, reason = "Degraded", problems[0]
     else:
         health, reason = "Healthy", ""
+    queue = [{"issue": i.id, "title": i.title, "worker": worker_of(rig.name, i.assignee), "priority": i.priority,
+              "since": i.updated} for i in obs.merge_queue]
     result: dict[str, Any] = {"name": rig.name, "state": rig.state, "health": health, "reason": reason,
                               "problems": problems, "failures": failures_now, "notes": notes,
-                              "workers": workers}
+                              "workers": workers, "mergeQueue": queue}
     if obs.error:
         result["error"] = obs.error
     return result

@@ -61,8 +61,9 @@ class Town:
 
         return cls(root, desired, TmuxRuntime(desired.socket), stores, revision)
 
-    def observe(self) -> ObservedState:
-        return observe(self.desired, self.runtime, self.stores)
+    def observe(self, *, usage: bool = False) -> ObservedState:
+        """What is there now; with ``usage``, the tokens the agents used as well."""
+        return observe(self.desired, self.runtime, self.stores, usage=usage)
 
     def replan(self, observed: ObservedState, done: list[Action], now: float) -> tuple[Plan, ObservedState]:
         """The plan after ``done`` was carried out: only what those actions touched is read again."""

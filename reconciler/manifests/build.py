@@ -7,6 +7,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from reconciler.manifests.schemas import apply_defaults
+from reconciler.model.costs import TokenPrice
 from reconciler.model.desired import (
     AgentSpec,
     ConvoySpec,
@@ -23,6 +24,7 @@ from reconciler.model.desired import (
     RoutingRule,
     RoutingSpec,
     Source,
+    SwarmSpec,
     TownSpec,
     WitnessPolicy,
 )
@@ -122,7 +124,10 @@ def rig_of(name: str, spec: dict[str, Any], source: Source | None = None) -> Rig
             strategy=refinery["strategy"],
             gates=tuple(_argv(g) for g in refinery["gates"]),
             max_reworks=refinery["maxReworks"],
+            gate_timeout=parse_duration(refinery["gateTimeout"]),
+            push=refinery["push"],
         ),
+        budget=spec["budget"],
         source=source,
     )
 
@@ -147,6 +152,10 @@ def convoy_of(name: str, spec: dict[str, Any], source: Source | None = None) -> 
         paused=spec["paused"],
         overrides=tuple(IssueOverride(name, e["id"], e["model"], e["agent"], e["message"]) for e in entries
                         if e["model"] is not None or e["agent"] is not None or e["message"] is not None),
+        molecule=tuple(spec["molecule"]["steps"]) if spec["molecule"] is not None else (),
+        steps=tuple((e["id"], tuple(e["steps"])) for e in entries if e["steps"] is not None),
+        swarm=SwarmSpec(**spec["swarm"]) if spec["swarm"] is not None else None,
+        budget=spec["budget"],
         source=source,
     )
 
@@ -160,11 +169,18 @@ def routing(m: Manifest) -> RoutingSpec:
     spec = m.spec
     agents = tuple(agent(name, a) for name, a in spec["agents"].items())
     models = tuple(
-        ModelSpec(name=name, agent=mo["agent"], args=tuple(mo["args"]), cost=float(mo["cost"]))
+        ModelSpec(name=name, agent=mo["agent"], args=tuple(mo["args"]), cost=float(mo["cost"]),
+                  price=_price(mo["price"]))
         for name, mo in spec["models"].items()
     )
     rules = tuple(_rule(r) for r in spec["rules"])
     return RoutingSpec(m.name, spec["default"], agents, models, rules, m.source())
+
+
+def _price(p: dict[str, Any] | None) -> TokenPrice | None:
+    if p is None:
+        return None
+    return TokenPrice.of(p["inputPerMTok"], p["outputPerMTok"], p["cacheWritePerMTok"], p["cacheReadPerMTok"])
 
 
 def agent(name: str, a: dict[str, Any]) -> AgentSpec:

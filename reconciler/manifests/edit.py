@@ -336,6 +336,31 @@ def sling(text: str, path: str, convoy: str, entry: IssueEntry) -> tuple[str, Ch
     return (text if done[0] is Change.unchanged else edited), done[0]
 
 
+def set_swarm(text: str, path: str, convoy: str, swarm: dict[str, str]) -> str:
+    """``text`` with convoy ``convoy``'s ``spec.swarm`` set to ``swarm``: its fields changed in place
+    when it has one, else added last, as a flow mapping."""
+
+    def change(doc: CommentedMap) -> None:
+        spec = doc.get("spec")
+        if not isinstance(spec, CommentedMap):
+            raise refuse(path, doc.lc.line + 1, 1, ("spec",), f"convoy '{convoy}' has no spec to edit")
+        current = spec.get("swarm")
+        if isinstance(current, CommentedMap):
+            for field, value in swarm.items():
+                current[field] = value
+            return
+        mapping = CommentedMap(swarm.items())
+        mapping.fa.set_flow_style()
+        if "swarm" in spec:  # swarm: null
+            spec["swarm"] = mapping
+            return
+        keys = list(spec)
+        spec.insert(len(keys), "swarm", mapping)
+        _move_comment_below(spec, keys[-1], "swarm")
+
+    return _edit(text, path, "Convoy", convoy, change)
+
+
 # -- rigs -------------------------------------------------------------------------------------------
 
 STATE_AFTER = ("beads", "branch", "repo")  # where a missing state goes: after these, as gt init writes it

@@ -373,6 +373,8 @@ def _check_convoys(convoys: list[Manifest], rigs: dict[str, Manifest], routings:
                         f"rig '{spec['rig']}' is not declared (declared rigs: {declared})")
         prefix = (rig.spec["beads"]["prefix"] or rig.name) if rig else None
         names = _routing_names(rig.spec["routing"], routings, invalid) if rig else None
+        if spec["swarm"] is not None and names is not None:
+            _check_swarm(convoy, spec["swarm"], spec["rig"], names, problems)
         first: dict[str, int] = {}
         for i, entry in enumerate(spec["issues"]):
             issue = issue_id(entry)
@@ -405,6 +407,18 @@ def _routing_names(name: str, routings: dict[str, Manifest],
 
         return name, {m.name for m in BUILTIN_ROUTING.models}, {a.name for a in BUILTIN_ROUTING.agents}
     return None
+
+
+def _check_swarm(convoy: Manifest, swarm: dict[str, str], rig: str,
+                 names: tuple[str, set[str], set[str]], problems: _Problems) -> None:
+    """Each phase's model must be declared by the rig's Routing."""
+    routing, models, _ = names
+    for phase, model in swarm.items():
+        if model not in models:
+            unset = ("spec", "swarm", phase) not in convoy.doc.marks
+            problems.at(convoy.doc, ("spec", "swarm", phase),
+                        f"{phase} model '{model}'{' (the default)' if unset else ''} is not declared in "
+                        f"routing '{routing}' of rig '{rig}' (declared models: {', '.join(sorted(models))})")
 
 
 def _check_names(m: Manifest, at: Pointer, entry: dict[str, Any], names: tuple[str, set[str], set[str]],

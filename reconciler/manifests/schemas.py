@@ -276,7 +276,7 @@ def apply_defaults(kind: str, instance: Any) -> Any:
 
 def _fill(schema: dict[str, Any], value: Any, kind: str) -> Any:
     schema = _alternative(resolve(schema, kind), value, kind)
-    if isinstance(value, dict) and schema.get("type") == "object":
+    if isinstance(value, dict) and schema.get("type") in ("object", ["object", "null"]):  # null: optional
         props: dict[str, Any] = schema.get("properties", {})
         extra = schema.get("additionalProperties")
         out = {}

@@ -6,6 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reconciler.model.costs import BudgetState
 from reconciler.model.desired import Env
 from reconciler.model.observed import Crash
 from reconciler.model.reasons import Condition, Reason
@@ -26,6 +27,8 @@ class Op(str, enum.Enum):
     answer = "answer"  # answer a dialog the agent's manifest says how to answer
     prune = "prune"  # remove a worktree whose work is all on the rig's branch
     announce = "announce"  # a convoy landed: mail CONVOY_LANDED to the overseer, once
+    clone = "clone"  # a rig whose repo is a Git URL is not on disk yet: clone it below .gt/repos/
+    escalate = "escalate"  # a budget is spent: mail HELP to the overseer, once
 
 
 class Level(str, enum.Enum):
@@ -39,16 +42,16 @@ class Level(str, enum.Enum):
 MARKERS = {
     Op.spawn: "+", Op.respawn: "+", Op.restart: "~", Op.hook: "~", Op.nudge: "~",
     Op.merge: "~", Op.stop: "-", Op.release: "-", Op.help: "~", Op.quarantine: "!",
-    Op.prompt: "~", Op.answer: "~", Op.prune: "-", Op.announce: "~",
+    Op.prompt: "~", Op.answer: "~", Op.prune: "-", Op.announce: "~", Op.clone: "+", Op.escalate: "~",
 }
 # Actions that change only their session (its screen or stamps) and never the rig's store or
 # worktrees: after them, a rig needs no second look.
-SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help, Op.announce})
+SESSION_ONLY = frozenset({Op.nudge, Op.prompt, Op.answer, Op.help, Op.announce, Op.escalate})
 # Stops run before starts, so a restart or a freed slot never collides with a spawn.
 PHASES = {
     Op.stop: 0, Op.release: 0, Op.merge: 1, Op.hook: 2, Op.restart: 3, Op.respawn: 3,
     Op.spawn: 4, Op.nudge: 5, Op.help: 5, Op.quarantine: 5, Op.prompt: 5, Op.answer: 5,
-    Op.prune: 0, Op.announce: 5,
+    Op.prune: 0, Op.announce: 5, Op.clone: 0, Op.escalate: 5,
 }
 
 
@@ -144,6 +147,7 @@ class Plan:
     digest: dict[str, str] = field(default_factory=dict, compare=False)
     requeue_after: float | None = None  # seconds until something becomes due (a backoff ends, a pane settles)
     conditions: tuple[WorkerCondition, ...] = field(default=(), compare=False)
+    budgets: tuple[BudgetState, ...] = field(default=(), compare=False)  # what each declared budget has left
 
     def condition_of(self, rig: str, worker: str) -> WorkerCondition | None:
         """The condition the planner reported for a worker, if any (one dict, built once)."""
@@ -163,13 +167,14 @@ class Plan:
         return not self.actions and not self.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "inSync": self.in_sync,
             "actions": [_action_dict(a) for a in self.actions],
             "notes": [asdict(n) | {"level": n.level.value} for n in self.notes],
             "requeueAfter": self.requeue_after,
             "digest": dict(self.digest),
         }
+        return data | {"budgets": [b.as_dict() for b in self.budgets]} if self.budgets else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from functools import cached_property
 
+from reconciler.model.costs import TokenPrice
 from reconciler.model.patterns import Pattern, compiled
 
 KINDS = ("Town", "Rig", "Convoy", "Routing")
@@ -84,6 +86,8 @@ class RefineryPolicy:
     strategy: str
     gates: tuple[tuple[str, ...], ...]
     max_reworks: int  # failed merges sent back to the worker before HELP goes to the overseer
+    gate_timeout: float  # seconds one gate may run
+    push: bool  # push the rig's branch to its remote after each merge (a URL rig)
 
 
 class RigState(str, enum.Enum):
@@ -108,6 +112,7 @@ class RigSpec:
     worker_env: Env
     witness: WitnessPolicy
     refinery: RefineryPolicy
+    budget: float | None  # dollars; None: no limit
     source: Source | None = None
 
 
@@ -134,6 +139,18 @@ class IssueOverride:
 
 
 @dataclass(frozen=True)
+class SwarmSpec:
+    """A convoy worked as a swarm (Plan -> Execute -> Review): the model of each phase, by name
+    in the rig's Routing. Each listed issue is planned on ``planner``; the subtasks its planner
+    files (its children in Beads) run on ``executor``; one review issue, blocked by all of
+    them, runs last on ``reviewer``."""
+
+    planner: str
+    executor: str
+    reviewer: str
+
+
+@dataclass(frozen=True)
 class ConvoySpec:
     name: str
     rig: str
@@ -142,10 +159,18 @@ class ConvoySpec:
     parallelism: int
     paused: bool
     overrides: tuple[IssueOverride, ...]
+    molecule: tuple[str, ...]  # the steps of every issue without its own; (): none
+    steps: tuple[tuple[str, tuple[str, ...]], ...]  # (issue, its own steps), for issues that declare them
+    swarm: SwarmSpec | None  # None: an ordinary convoy
+    budget: float | None  # dollars; None: no limit
     source: Source | None = None
 
     def override(self, issue: str) -> IssueOverride | None:
         return next((o for o in self.overrides if o.issue == issue), None)
+
+    def steps_for(self, issue: str) -> tuple[str, ...]:
+        """The issue's molecule: its own steps, else the convoy's; () when it has none."""
+        return next((s for i, s in self.steps if i == issue), self.molecule)
 
 
 class PromptVia(str, enum.Enum):
@@ -214,7 +239,8 @@ class ModelSpec:
     name: str
     agent: str
     args: tuple[str, ...]
-    cost: float
+    cost: float  # dollars per task: the estimate plans and budgets use
+    price: TokenPrice | None  # per million tokens, to price recorded token counts; None: unknown
 
 
 @dataclass(frozen=True)
@@ -236,13 +262,34 @@ class RoutingRule:
         return "rule " + " ".join(conds)
 
     def matches(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> bool:
-        if self.label is not None and self.label not in labels:
-            return False
+        return next(self._misses(labels, title, issue_type, priority), None) is None
+
+    def misses(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> tuple[str, ...]:
+        """Why the rule does not match the issue, one reason a failed condition (empty: it matches)."""
+        return tuple(self._misses(labels, title, issue_type, priority))
+
+    def _misses(self, labels: tuple[str, ...], title: str, issue_type: str, priority: int) -> Iterator[str]:
+        # Lazy, so matches() stops at the first failed condition and formats nothing.
+        if self.label is not None and not _has_label(labels, self.label):
+            yield (f"no label matches {self.label}" if _is_glob(self.label)
+                   else f"label {self.label} not on the issue")
         if self._title_re is not None and not self._title_re.search(title):
-            return False
+            yield f'title {self.title} not found in "{title}"'
         if self.issue_type is not None and self.issue_type != issue_type:
-            return False
-        return self.priority is None or priority <= self.priority
+            yield f"type {issue_type} != {self.issue_type}"
+        if self.priority is not None and priority > self.priority:
+            yield f"priority {priority} > {self.priority}"
+
+
+def _is_glob(label: str) -> bool:
+    return any(c in label for c in "*?[")
+
+
+def _has_label(labels: tuple[str, ...], wanted: str) -> bool:
+    """The issue carries ``wanted``: that very label, or with ``*``, ``?`` or ``[...]`` one matching the glob."""
+    if not _is_glob(wanted):
+        return wanted in labels
+    return any(fnmatchcase(label, wanted) for label in labels)
 
 
 @dataclass(frozen=True)
@@ -292,8 +339,19 @@ class DesiredState:
         base = re.sub(r"[^A-Za-z0-9_-]+", "-", self.root.rstrip("/").rsplit("/", 1)[-1])[:24] or "town"
         return f"gt-{base}-{hashlib.sha256(self.root.encode()).hexdigest()[:6]}"
 
+    @property
+    def budgeted(self) -> bool:
+        """Some convoy or rig declares a budget (so plans must know what was spent)."""
+        return any(c.budget is not None for c in self.convoys) or any(r.budget is not None for r in self.rigs)
+
     def routing_for(self, rig: RigSpec) -> RoutingSpec:
         return self.routing_named(rig.routing)
+
+    def routing_of(self, rig: str) -> RoutingSpec:
+        """The Routing of an action's rig; for a town session (no rig), the coordinator's."""
+        if rig:
+            return self.routing_for(self.rig(rig))
+        return self.routing_named(self.town.coordinator.routing if self.town.coordinator else "default")
 
     def routing_named(self, name: str) -> RoutingSpec:
         """The Routing declared as ``name``; the built-in one for an undeclared ``default``."""
@@ -316,6 +374,11 @@ class DesiredState:
         """The issue's own model, agent or message, from the convoy it is worked in."""
         convoy = self.listed(rig).get(issue)
         return convoy.override(issue) if convoy is not None else None
+
+    def steps_for(self, rig: str, issue: str) -> tuple[str, ...]:
+        """The steps of the issue's molecule, from the convoy it is worked in; () when none."""
+        convoy = self.listed(rig).get(issue)
+        return convoy.steps_for(issue) if convoy is not None else ()
 
     @cached_property
     def _listed(self) -> dict[str, dict[str, ConvoySpec]]:

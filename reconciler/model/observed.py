@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from reconciler.model.costs import IssueUsage
+
 DONE_LABEL = "gt:done"  # set by a worker (gt done) when its branch is ready to merge
 MERGE_FAILED_LABEL = "gt:merge-failed"  # set by the refinery in place of DONE_LABEL when a merge fails
 HELD_STATUSES = frozenset({"hooked", "in_progress"})
@@ -138,10 +140,17 @@ class ObservedIssue:
     assignee: str | None = None
     labels: tuple[str, ...] = ()
     blocked_by: tuple[str, ...] = ()  # open `blocks` targets
+    updated: str = ""  # the store's updated_at (ISO 8601): for a done issue, when it was reported done
+    parent: str | None = None  # the issue it is a child of (its parent-child dependency)
 
     @property
     def done(self) -> bool:
         return DONE_LABEL in self.labels
+
+    @property
+    def queue_key(self) -> tuple[int, str, str]:
+        """Its place in the rig's merge queue: priority first, then the oldest report, then the id."""
+        return self.priority, self.updated or "~", self.id
 
 
 @dataclass(frozen=True)
@@ -152,9 +161,18 @@ class ObservedRig:
     issues: tuple[ObservedIssue, ...] = ()
     error: str | None = None
     worktrees: tuple[ObservedWorktree, ...] = ()
+    cloned: bool = True  # False: its repo is a Git URL not cloned yet (nothing else was read)
 
     def issue(self, issue_id: str) -> ObservedIssue | None:
         return self._by_id.get(issue_id)
+
+    @cached_property
+    def merge_queue(self) -> tuple[ObservedIssue, ...]:
+        """The issues its workers reported done, in the order the refinery lands them: priority,
+        then age, oldest first. Every pass serves the whole queue, so a low-priority branch waits
+        behind newer urgent ones for seconds, never for days."""
+        return tuple(sorted((i for i in self.issues if i.done and i.status in HELD_STATUSES and i.assignee),
+                            key=lambda i: i.queue_key))
 
     @cached_property
     def _by_id(self) -> dict[str, ObservedIssue]:
@@ -254,6 +272,17 @@ class ObservedState:
     # Convoys whose CONVOY_LANDED mail went out; None: not looked at (nothing is announced then).
     announced: frozenset[str] | None = None
     rework: frozenset[str] = frozenset()  # workers (their roles) with an unread REWORK_REQUEST
+    # Tokens the agents recorded, per issue: read only where a budget is declared or costs are asked.
+    usage: tuple[IssueUsage, ...] = ()
+    # Budgets whose HELP mail went out (the mails' budget labels); None: not looked at.
+    escalated: frozenset[str] | None = None
+
+    def usage_of(self, rig: str, issue: str) -> IssueUsage | None:
+        return self._usage.get((rig, issue))
+
+    @cached_property
+    def _usage(self) -> dict[tuple[str, str], IssueUsage]:
+        return {(u.rig, u.issue): u for u in self.usage}
 
     def handoff(self, rig: str, worker: str, issue: str) -> str:
         """The message a worker's handoff left for its next session on ``issue``, or ''."""

@@ -76,6 +76,10 @@ class TownPaths:
     def worktree(self, rig: str, worker: str) -> str:
         return self._state("worktrees", rig, worker)
 
+    def scratch(self, rig: str, issue: str) -> str:
+        """The refinery's scratch worktree, where the gates run on a merged result; removed after."""
+        return self._state("scratch", rig, issue)
+
     def rig_repo(self, rig: str, repo: str) -> str:
         """Where a rig's repository is on disk; a URL is cloned below .gt/repos/."""
         if is_url(repo):

@@ -10,7 +10,7 @@ its status line says 'esc to interrupt'. A positional argument is its first prom
 
 from __future__ import annotations
 
-from reconciler.model.desired import AgentSpec, Dialog, ModelSpec, PromptVia, RoutingSpec
+from reconciler.model.desired import AgentSpec, Dialog, ModelSpec, PromptVia, RoutingRule, RoutingSpec
 
 PRESET_NAMES = ("claude", "codex", "script")
 
@@ -49,13 +49,28 @@ def preset_for(program: str) -> str:
     return base if base in PRESETS and base != "script" else "script"
 
 
+# Gas Town's smart slinging, as its users know it: an explicit model: label first, then a
+# complexity: label, then words in the title; else the default. gt init writes the same rules.
+BUILTIN_RULES = (
+    RoutingRule(model="haiku", label="model:haiku"),
+    RoutingRule(model="sonnet", label="model:sonnet"),
+    RoutingRule(model="opus", label="model:opus"),
+    RoutingRule(model="haiku", label="complexity:trivial"),
+    RoutingRule(model="sonnet", label="complexity:simple"),
+    RoutingRule(model="sonnet", label="complexity:standard"),
+    RoutingRule(model="opus", label="complexity:complex"),
+    RoutingRule(model="haiku", title=r"(?i)\b(rename|typo)\b"),
+    RoutingRule(model="opus", title=r"(?i)\barchitect"),
+)
+
 BUILTIN_ROUTING = RoutingSpec(
     name="default",
     default="sonnet",
     agents=(PRESETS["claude"],),
     models=(
-        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001),
-        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01),
-        ModelSpec("opus", "claude", ("--model", "opus"), 0.1),
+        ModelSpec("haiku", "claude", ("--model", "haiku"), 0.001, None),
+        ModelSpec("sonnet", "claude", ("--model", "sonnet"), 0.01, None),
+        ModelSpec("opus", "claude", ("--model", "opus"), 0.1, None),
     ),
+    rules=BUILTIN_RULES,
 )

@@ -42,6 +42,8 @@ class Reason(enum.StrEnum):
     merge_failed = "merge-failed"
     done = "done"
     landed = "landed"
+    budget = "budget"
+    not_cloned = "not-cloned"
     unwanted = "unwanted"
     hook_missing = "hook-missing"
     # worktrees

@@ -20,20 +20,23 @@ def observe_rigs(desired: DesiredState, stores: StoreFactory) -> tuple[ObservedR
 def observe_rig(desired: DesiredState, rig: RigSpec, stores: StoreFactory) -> ObservedRig:
     repo = Path(rig_repo_path(desired, rig))
     if is_url(rig.repo) and not repo.exists():
-        return ObservedRig(rig.name, error=f"{rig.repo} is not cloned yet (expected at {repo})")
+        return ObservedRig(rig.name, cloned=False)
     if not repo.is_dir():
         return ObservedRig(rig.name, error=f"repository {repo} does not exist")
     listed = {i for c in desired.convoys_of(rig.name) for i in c.issues}
+    # A swarm's subtasks and review are not listed: they are the children of its listed issues.
+    parents = {i for c in desired.convoys_of(rig.name) if c.swarm is not None for i in c.issues}
     try:  # only the issues the plan can touch are built; the rest say only whether they block
-        issues, blocked = stores(desired, rig).overview(listed, f"{rig.name}/workers/")
+        issues, blocked = stores(desired, rig).overview(listed, f"{rig.name}/workers/", parents)
     except ReconcilerError as exc:
         return ObservedRig(rig.name, error=str(exc))
-    relevant = tuple(_observed(i, blocked.get(i.id, ())) for i in issues)
+    relevant = tuple(observed_issue(i, blocked.get(i.id, ())) for i in issues)
     return ObservedRig(rig.name, relevant, worktrees=observe_worktrees(desired, rig, relevant))
 
 
-def _observed(issue: Issue, blocked_by: tuple[str, ...]) -> ObservedIssue:
+def observed_issue(issue: Issue, blocked_by: tuple[str, ...] = ()) -> ObservedIssue:
     return ObservedIssue(
         id=issue.id, title=issue.title, status=issue.status, priority=issue.priority,
         issue_type=issue.issue_type, assignee=issue.assignee, labels=issue.labels, blocked_by=blocked_by,
+        updated=issue.updated_at or "", parent=issue.parent,
     )

@@ -12,14 +12,18 @@ import difflib
 import enum
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.errors import UsageError
 from reconciler.manifests import edit
 from reconciler.manifests.edit import Change, IssueEntry
 from reconciler.manifests.loader import load_desired_state
 from reconciler.model.desired import DesiredState, RigSpec, RigState, Source
+
+if TYPE_CHECKING:
+    from reconciler.plan.routes import RouteExplanation
 
 CONVOYS_DIR = "manifests/convoys"
 
@@ -211,9 +215,9 @@ def remove_from_convoy(root: Path, name: str, issues: Sequence[str]) -> Manifest
     return _checked(ManifestEdit(root, path, before, after, f"convoy {name}: remove {_plural(issues)}"))
 
 
-def sling(root: Path, entry: IssueEntry, rig: str) -> ManifestEdit:
+def sling(root: Path, entry: IssueEntry, rig: str, desired: DesiredState | None = None) -> ManifestEdit:
     """gt sling: the issue into the rig's own convoy (named after the rig), made when missing."""
-    desired = _town(root)
+    desired = desired or _town(root)
     _rig(desired, rig)
     flags = ", ".join(f"{k} {v}" if k != "message" else "with a message" for k, v in entry.overrides.items())
     detail = f" ({flags})" if flags else ""
@@ -235,6 +239,23 @@ def sling(root: Path, entry: IssueEntry, rig: str) -> ManifestEdit:
     again = " again" if change is Change.updated else ""
     return _checked(ManifestEdit(root, path, before, after, f"convoy {rig}: sling {entry.id}{again}{detail}",
                                  change))
+
+
+def smart_sling(root: Path, entry: IssueEntry, rig: str) -> tuple[ManifestEdit, RouteExplanation]:
+    """gt sling --smart: the model the rig's routing rules pick for the issue (its labels, type,
+    priority and title, read from the rig's store) written into its entry, as --model writes one;
+    the rules decide afresh, whatever model the entry had."""
+    from reconciler.ops.route import find_issue
+    from reconciler.plan.routes import explain
+
+    if entry.model is not None:
+        raise UsageError("--smart lets the routing rules pick the model; --model names one: give one of them")
+    desired = _town(root)
+    spec = _rig(desired, rig)
+    _, found = find_issue(desired, entry.id, rig)
+    explained = explain(desired, spec, entry.id, found)
+    made = sling(root, replace(entry, model=explained.rules_model), rig, desired)
+    return replace(made, message=f"{made.message} by {explained.rules_reason()}"), explained
 
 
 # -- rigs ------------------------------------------------------------------------------------------------

@@ -35,13 +35,18 @@ class Message:
     archived: bool
     reply_to: str | None
     created: str
+    labels: tuple[str, ...] = ()  # all of them: what issue or convoy it is about, too
 
     @classmethod
     def of(cls, issue: Issue) -> Message:
         envelope = Envelope.of(issue.labels)
         return cls(issue.id, issue.assignee or "", envelope.sender, envelope.kind, issue.title,
                    issue.description, issue.status == "closed", ARCHIVED_LABEL in issue.labels,
-                   envelope.reply_to, issue.created_at or "")
+                   envelope.reply_to, issue.created_at or "", tuple(issue.labels))
+
+    def about(self, prefix: str) -> list[str]:
+        """What its ``prefix`` labels name (``issue:``, ``convoy:``)."""
+        return [label[len(prefix):] for label in self.labels if label.startswith(prefix)]
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "to": self.to, "from": self.sender, "type": self.kind.value,
@@ -68,7 +73,15 @@ def send(store: IssueStore, *, to: str, sender: str, kind: MessageType, subject:
 
 def inbox(store: IssueStore, address: str, *, everything: bool = False) -> list[Message]:
     """Messages to ``address``: unread ones, or with ``everything`` the read and archived too."""
-    found = store.list(label=MESSAGE_LABEL, assignee=address, status=None if everything else "open")
+    return _oldest_first(store.list(label=MESSAGE_LABEL, assignee=address, status=None if everything else "open"))
+
+
+def every_message(store: IssueStore) -> list[Message]:
+    """The town's whole mail, whoever it is to, read or not, oldest first."""
+    return _oldest_first(store.list(label=MESSAGE_LABEL))
+
+
+def _oldest_first(found: list[Issue]) -> list[Message]:
     # Stable: messages of the same second keep the store's order, which is the order they were sent.
     return sorted((Message.of(i) for i in found), key=lambda m: m.created)
 

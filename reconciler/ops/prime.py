@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.model.molecule import step_prompt
+from reconciler.ops.molecule import progress_of
 from reconciler.ops.worker import WorkerContext, hook_of, unread_mail
 
 STEPS = (
@@ -15,6 +17,12 @@ STEPS = (
     ("Blocked, or need a decision? Say so in your session and stop. An idle worker is nudged, "
     "then reported to the overseer with HELP mail; the overseer can attach to your session."),
 )
+# In place of the gt done step, for an issue with a molecule (gt mol current shows the same).
+MOLECULE_STEP = ("Work the current step of the molecule below, and only that one. When it is done and committed, "
+                 "run `gt done --continue`: it records the step and prints the next; stay on your branch. After "
+                 "the last step, `gt done --continue` (or `gt done`) reports the issue done and the refinery "
+                 "merges your branch into {base}.")
+STEP_MARKS = {"done": "x", "current": ">", "pending": " "}
 NO_HOOK_STEPS = (
     ("Nothing is on your hook: there is no work for you right now. Stop and wait; "
     "you will be nudged when there is."),
@@ -22,9 +30,18 @@ NO_HOOK_STEPS = (
 
 
 def prime_document(ctx: WorkerContext) -> dict[str, Any]:
+    from reconciler.ops.swarm import brief
+    from reconciler.ops.swarm import steps as swarm_steps
+
     hook = hook_of(ctx)
     mail = unread_mail(ctx)
-    steps = STEPS if hook is not None else NO_HOOK_STEPS
+    swarm = brief(ctx, hook) if hook is not None else None  # its part in a swarm, if any
+    steps: tuple[str, ...] = STEPS if hook is not None else NO_HOOK_STEPS
+    molecule = progress_of(ctx, hook) if hook is not None else None
+    if molecule is not None:
+        steps = (*STEPS[:3], MOLECULE_STEP, *STEPS[4:])
+    if hook is not None and swarm is not None:
+        steps = tuple(swarm_steps(swarm, hook.id, steps))
     return {
         "rig": ctx.rig,
         "worker": ctx.worker,
@@ -43,7 +60,9 @@ def prime_document(ctx: WorkerContext) -> dict[str, Any]:
             "design": hook.design,
             "acceptanceCriteria": hook.acceptance_criteria,
         },
+        "molecule": None if molecule is None else molecule.as_dict() | {"prompt": step_prompt(molecule)},
         "mail": [{"id": m.id, "from": m.sender, "type": m.kind.value, "title": m.subject} for m in mail],
+        "swarm": swarm,
         "steps": [s.format(base=ctx.base_branch) for s in steps],
     }
 
@@ -64,6 +83,20 @@ def prime_text(doc: dict[str, Any]) -> str:
                 lines += ["", *([heading, ""] if heading else []), hook[key].rstrip()]
     else:
         lines += ["", "## Your hook is empty"]
+    molecule = doc.get("molecule")
+    if molecule is not None:
+        lines += ["", f"## Molecule: step {molecule['step']} of {molecule['total']}"
+                  + (" (all done)" if molecule["done"] else ""), ""]
+        lines += [f"{s['n']}. [{STEP_MARKS[s['state']]}] {s['text']}" for s in molecule["steps"]]
+        if molecule["prompt"]:
+            lines += ["", molecule["prompt"]]
+    swarm = doc.get("swarm")
+    if swarm:
+        lines += ["", f"## Swarm {swarm['convoy']}: you are its {swarm['role']} (model {swarm['model']})", "",
+                  "plan on {planner}, subtasks on {executor}, review on {reviewer}".format(**swarm["models"])]
+        if swarm["subtasks"]:
+            lines.append(f"subtasks of {swarm['planning']}: {', '.join(swarm['subtasks'])}"
+                         + (f"; review: {swarm['review']}" if swarm["review"] else ""))
     mail = doc["mail"]
     lines += ["", f"## Mail: {len(mail)} unread"]
     lines += [f"- {m['id']} {m['type'] or 'message'} from {m['from'] or '?'}: {m['title']}" for m in mail]

@@ -76,14 +76,27 @@ spec:
   default: sonnet
   agents:
 {agents}
+  # cost: dollars a task (plans, budgets); price: dollars per million tokens, as Anthropic lists them
+  # for Claude Haiku, Sonnet and Opus 4.5 (check claude.com/pricing for the models you run)
   models:
-    haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001}}
-    sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01}}
-    opus:   {{agent: {agent}, args: [--model, opus],   cost: 0.10}}
+    haiku:  {{agent: {agent}, args: [--model, haiku],  cost: 0.001, price: {{inputPerMTok: 1, outputPerMTok: 5}}}}
+    sonnet: {{agent: {agent}, args: [--model, sonnet], cost: 0.01,  price: {{inputPerMTok: 3, outputPerMTok: 15}}}}
+    opus:   {{agent: {agent}, args: [--model, opus],   cost: 0.10,  price: {{inputPerMTok: 5, outputPerMTok: 25}}}}
+  # gt route ISSUE --why shows which rule picks an issue's model, and why the earlier ones do not.
   rules:
+    # An explicit model: label first; a label may be a glob ("area:*" matches any area: label)
     - {{when: {{label: "model:haiku"}}, model: haiku}}
+    - {{when: {{label: "model:sonnet"}}, model: sonnet}}
+    - {{when: {{label: "model:opus"}}, model: opus}}
+    # then a complexity: label
+    - {{when: {{label: "complexity:trivial"}}, model: haiku}}
+    - {{when: {{label: "complexity:simple"}}, model: sonnet}}
+    - {{when: {{label: "complexity:standard"}}, model: sonnet}}
     - {{when: {{label: "complexity:complex"}}, model: opus}}
+    # then words in the title (RE2 regular expressions); an issue's type and priority work too:
+    # {{when: {{type: bug, priority: 0}}, model: opus}}
     - {{when: {{title: "(?i)\\\\b(rename|typo)\\\\b"}}, model: haiku}}
+    - {{when: {{title: "(?i)\\\\barchitect"}}, model: opus}}
 """
 
 CLAUDE_AGENT = """\
@@ -106,17 +119,30 @@ class DemoIssue:
     blocked_by: tuple[str, ...] = ()
 
 
+# The demo agent makes the edits a description asks for ("In `F`, replace `A` with `B`.", "Add the
+# line `L` to `F`."). dm-greet and dm-parser start together and both replace the README's
+# "- none yet": whichever lands second conflicts, goes back to its worker as a REWORK_REQUEST, and
+# lands once the worker has merged main, keeping both lines. dm-cache waits for the parser.
+FEATURES_PLACEHOLDER = "- none yet"
 DEMO_ISSUES = (
-    DemoIssue("dm-greet", "Add a greeting module", "Create greet.py with a greet(name) function.",
+    DemoIssue("dm-greet", "Add a greeting module", "Create greet.py with a greet(name) function.\n\n"
+              "Add the line `def greet(name: str) -> str: return f\"hello, {name}\"` to `greet.py`.\n"
+              f"In `README.md`, replace `{FEATURES_PLACEHOLDER}` with `- greet(name): says hello`.",
               ("model:haiku",), 1),
-    DemoIssue("dm-parser", "Write the config parser", "Parse key=value lines into a dict.",
+    DemoIssue("dm-parser", "Write the config parser", "Parse key=value lines into a dict.\n\n"
+              "Add the line `def parse(text: str) -> dict[str, str]: return dict(line.split(\"=\", 1) "
+              "for line in text.splitlines() if \"=\" in line)` to `parser.py`.\n"
+              f"In `README.md`, replace `{FEATURES_PLACEHOLDER}` with `- parse(text): reads key=value lines`.",
               ("complexity:complex",), 1),
-    DemoIssue("dm-readme", "Fix typo in README", "The README says 'teh' instead of 'the'.", (), 2),
-    DemoIssue("dm-cache", "Cache parsed configs", "Memoise the parser's results.",
+    DemoIssue("dm-readme", "Fix typo in README", "The README says 'teh' instead of 'the'.\n\n"
+              "In `README.md`, replace `teh` with `the`.", (), 2),
+    DemoIssue("dm-cache", "Cache parsed configs", "Memoise the parser's results.\n\n"
+              "Add the line `import functools` to `parser.py`.\n"
+              "Add the line `parse = functools.cache(parse)` to `parser.py`.",
               (), 2, ("dm-parser",)),
 )
 DEMO_RIG_FILES = {
-    "README.md": "# demo\n\nA tiny project worked by teh gt demo agents.\n",
+    "README.md": f"# demo\n\nA tiny project worked by teh gt demo agents.\n\n## Features\n\n{FEATURES_PLACEHOLDER}\n",
     "app.py": 'def main() -> None:\n    print("hello from the demo rig")\n',
 }
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from reconciler.clients.beads import Issue, IssueStore
 
 if TYPE_CHECKING:
+    from reconciler.model.desired import DesiredState
     from reconciler.model.observed import Handoff
     from reconciler.ops.mail import Message
 from reconciler.errors import ReconcilerError, UsageError
@@ -38,6 +39,7 @@ class WorkerContext:
     inside: bool = False  # called from the worker's own session
     overseer: str = "overseer"  # the Town's address for HELP
     socket: str = ""  # the town's tmux socket; empty when the manifests could not be read
+    desired: DesiredState | None = None  # the applied manifests; None when they could not be read
 
     @property
     def role(self) -> str:
@@ -103,7 +105,7 @@ def _open(town: Path, rig_name: str, worker: str, env: Mapping[str, str], inside
     store = default_stores(desired, rig, actor=role_of(rig_name, worker))
     mail = town_store(desired, actor=role_of(rig_name, worker))
     return WorkerContext(town, rig_name, worker, worktree, rig.branch, store, mail,
-                         env.get("GT_ISSUE", ""), inside, desired.town.overseer, desired.socket)
+                         env.get("GT_ISSUE", ""), inside, desired.town.overseer, desired.socket, desired)
 
 
 def hook_of(ctx: WorkerContext) -> Issue | None:
@@ -139,9 +141,10 @@ def report_done(ctx: WorkerContext, status: DoneStatus = DoneStatus.completed, m
     """What ``gt done`` does from inside a worker. ``completed`` refuses while the worktree holds
     uncommitted changes (the refinery merges commits only), labels the issue ready to merge and
     mails WORKER_DONE to the rig's refinery; ``escalated`` mails HELP to the overseer and keeps the
-    hook; ``deferred`` gives the issue back (status deferred, no assignee) with the reason."""
-    from reconciler.clients.git import dirty_paths
+    hook; ``deferred`` gives the issue back (status deferred, no assignee) with the reason.
+    An issue with a molecule is done only at its last step, which is recorded in its notes."""
     from reconciler.ops.mail import send
+    from reconciler.ops.molecule import last_step_notes
 
     issue = hook_of(ctx)
     if issue is None:
@@ -150,12 +153,9 @@ def report_done(ctx: WorkerContext, status: DoneStatus = DoneStatus.completed, m
         raise UsageError("the town's mail store cannot be opened: fix the manifests first")
     note = message.strip()
     if status is DoneStatus.completed:
-        dirty = dirty_paths(ctx.worktree) if ctx.worktree.is_dir() else ()
-        if dirty:
-            shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-            raise UsageError(f"{ctx.worktree} has uncommitted changes ({shown}): commit them (or remove "
-                             "them), then run gt done again; the refinery merges commits only")
-        issue = ctx.store.update(issue.id, add_labels=[DONE_LABEL], remove_labels=[MERGE_FAILED_LABEL])
+        require_committed(ctx)
+        issue = ctx.store.update(issue.id, add_labels=[DONE_LABEL], remove_labels=[MERGE_FAILED_LABEL],
+                                 notes=last_step_notes(ctx, issue, note))
         sent = send(ctx.mail, to=refinery_of(ctx.rig), sender=ctx.role, kind=MessageType.WORKER_DONE,
                     subject=f"WORKER_DONE: {issue.id} {issue.title}", body=note)
     elif status is DoneStatus.escalated:
@@ -171,6 +171,17 @@ def report_done(ctx: WorkerContext, status: DoneStatus = DoneStatus.completed, m
         sent = send(ctx.mail, to=ctx.overseer, sender=ctx.role, kind=MessageType.MESSAGE,
                     subject=f"deferred: {issue.id} {issue.title}", body=note)
     return DoneReport(issue, status, sent.id)
+
+
+def require_committed(ctx: WorkerContext, again: str = "gt done") -> None:
+    """Refuse while the worktree holds uncommitted changes (named): the refinery merges commits only."""
+    from reconciler.clients.git import dirty_paths
+
+    dirty = dirty_paths(ctx.worktree) if ctx.worktree.is_dir() else ()
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise UsageError(f"{ctx.worktree} has uncommitted changes ({shown}): commit them (or remove "
+                         f"them), then run {again} again; the refinery merges commits only")
 
 
 def unread_mail(ctx: WorkerContext) -> list[Message]:

@@ -7,6 +7,7 @@ randomness. The same inputs give the same plan, in the same order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from reconciler.model.actions import PHASES, Action, Level, Note, Op, Plan, WorkerCondition, WorkerSpec
 from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
@@ -27,6 +28,8 @@ from reconciler.model.observed import (
     worker_of,
 )
 from reconciler.model.reasons import RANK, Reason
+from reconciler.model.swarm import members, worked
+from reconciler.plan.budgets import Ledger
 from reconciler.plan.live import LivePlanner, ago, as_of
 from reconciler.plan.town import TownPlanner
 from reconciler.plan.workers import next_worker_name, worker_spec
@@ -38,6 +41,7 @@ class Draft:
     notes: list[tuple[int, Note]] = field(default_factory=list)
     spawned: int = 0
     requeue_after: float | None = None
+    ledger: Ledger | None = None  # the declared budgets, charged as starts are planned
 
     def act(self, rank: int, action: Action) -> None:
         self.actions.append((rank, action))
@@ -66,19 +70,25 @@ def plan(
     With ``backoff`` (the controller), an action that failed lately waits out a growing
     delay; without it (gt apply, asked by a person), it is tried again at once.
     """
-    draft = Draft()
+    draft = Draft(ledger=Ledger.of(desired, observed) if desired.budgeted else None)
     claimed: set[str] = set()
     for rank, rig in enumerate(desired.rigs):
         sessions = {s.stamps.worker: s for s in observed.sessions
                     if s.stamps.rig == rig.name and s.stamps.worker}
         claimed.update(s.name for s in sessions.values())
         obs = observed.rig(rig.name)
+        if not obs.cloned:
+            RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).clone()
+            continue
         if obs.error is not None:
             draft.note(rank, Note(rig.name, Reason.rig_unreadable, f"nothing done on this rig: {obs.error}",
                                   level=Level.error))
             continue
         RigPlanner(desired, observed, rig, obs, sessions, now, draft, rank, max_spawns, backoff).run()
     _announce_landed(desired, observed, draft)
+    if draft.ledger is not None:
+        for rank, action in draft.ledger.escalations(desired, observed):
+            draft.act(rank, action)
     orphan_rank = len(desired.rigs)  # the town's own sessions and its orphans come after the rigs
     claimed |= TownPlanner(desired, observed, now, draft, orphan_rank, max_spawns).run()
     for s in sorted(observed.sessions, key=lambda s: s.name):
@@ -94,7 +104,8 @@ def plan(
     actions = sorted(draft.actions, key=lambda ra: (ra[0], PHASES[ra[1].op]))
     notes = sorted(draft.notes, key=lambda rn: rn[0])
     return Plan(tuple(a for _, a in actions), tuple(n for _, n in notes),
-                requeue_after=draft.requeue_after, conditions=worker_conditions(draft))
+                requeue_after=draft.requeue_after, conditions=worker_conditions(draft),
+                budgets=draft.ledger.states() if draft.ledger else ())
 
 
 def _announce_landed(desired: DesiredState, observed: ObservedState, draft: Draft) -> None:
@@ -107,7 +118,7 @@ def _announce_landed(desired: DesiredState, observed: ObservedState, draft: Draf
         seen = observed.rig(convoy.rig)
         if convoy.name in observed.announced or seen.error is not None or convoy.rig not in ranks:
             continue
-        issues = [seen.issue(i) for i in convoy.issues]
+        issues = [seen.issue(i) for i in members(convoy, seen.issues)]  # a swarm's children too
         if issues and all(i is not None and i.status == "closed" for i in issues):
             draft.act(ranks[convoy.rig], Action(
                 Op.announce, convoy.rig, "", convoy.name, f"convoy/{convoy.name}", Reason.landed,
@@ -146,14 +157,16 @@ class RigPlanner(LivePlanner):
         self.failures: dict[tuple[str, str], FailureRecord] = {
             (f.op, f.issue): replace(f, times=as_of(f.times, now)) for f in observed.failures if f.rig == rig.name}
         self.convoys = desired.convoys_of(rig.name)
-        # Which convoy lists an issue; paused convoys keep their running workers.
-        self.listed = desired.listed(rig.name)
+        # Which convoy lists an issue (a swarm's children are its convoy's); paused convoys keep
+        # their running workers.
+        self.listed = worked(desired, rig.name, obs.issues)
         self.held, self.extra_hooks = held_hooks(rig.name, obs.issues, sessions)
         # Issues whose live session lost its hook: that session keeps them, nobody else spawns.
         self.session_issues = {s.stamps.issue for w, s in sessions.items()
                                if s.stamps.issue and w not in self.held}
         self.worktrees = {w.worker: w for w in obs.worktrees}
         self.released: set[str] = set()  # issues this plan unhooks because their worker cannot run
+        self.queued: dict[str, str] = {}  # issue -> worker, for the issues reported done
 
     # -- helpers -------------------------------------------------------------
 
@@ -218,6 +231,9 @@ class RigPlanner(LivePlanner):
     def run(self) -> None:
         for worker in sorted(set(self.held) | set(self.sessions)):
             self.worker(worker)
+        queue = [i for i in self.obs.merge_queue if i.id in self.queued]
+        for place, issue in enumerate(queue, 1):
+            self.merge(self.queued[issue.id], issue, place, len(queue))
         for worker, issue in self.extra_hooks:
             self.note(Reason.extra_hook, f"{worker} already works {self.held[worker].id}; "
                       f"{issue.id} is hooked to it too and waits", worker, issue.id, Level.warn)
@@ -251,11 +267,7 @@ class RigPlanner(LivePlanner):
                 self.guarded(Op.release, worker, issue.id, Reason.unwanted, "issue is in no convoy any more")
             return
         if issue.done:
-            spec = self.spec(worker, issue)
-            if not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
-                self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
-                             f"worker reported done: land {spec.branch} on {self.rig.branch}, "
-                             "close the issue", spec=spec)
+            self.queued[issue.id] = worker  # merged in queue order once every worker is seen
             return
         if MERGE_FAILED_LABEL in issue.labels:
             failure = self.failures.get((Op.merge.value, issue.id))
@@ -263,6 +275,30 @@ class RigPlanner(LivePlanner):
                       + (f": {failure.error}" if failure else "")
                       + "; the worker keeps its hook, and gt done merges again", worker, issue.id, Level.warn)
         self.running_worker(worker, issue, session)
+
+    def clone(self) -> None:
+        """A rig on a remote is cloned before anything else is done for it (once its sessions, if
+        any survived the clone's removal, are seen again)."""
+        if self.backing_off(Op.clone, "", "", ""):  # recorded without a spec, so without a fingerprint
+            return
+        self.draft.act(self.rank, Action(Op.clone, self.rig.name, "", "", f"rig/{self.rig.name}", Reason.not_cloned,
+                                         f"clone {self.rig.repo} ({self.rig.branch}) into .gt/repos/{self.rig.name}"))
+
+    def merge(self, worker: str, issue: ObservedIssue, place: int, length: int) -> None:
+        """Land one branch of the rig's merge queue; the executor serves them in this order."""
+        spec = self.spec(worker, issue)
+        if self.reported_since_failure(issue) or not self.backing_off(Op.merge, worker, issue.id, spec.fingerprint):
+            self.guarded(Op.merge, worker, issue.id, Reason.merge_ready,
+                         f"worker reported done: land {spec.branch} on {self.rig.branch}, close the issue "
+                         f"(merge queue {place} of {length})", spec=spec)
+
+    def reported_since_failure(self, issue: ObservedIssue) -> bool:
+        """Done again after its merge failed (a rework): merged now, not after the failure's backoff."""
+        record = self.failures.get((Op.merge.value, issue.id))
+        if record is None or not record.times or not issue.updated:
+            return False
+        failed_at = datetime.fromtimestamp(record.times[-1], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return issue.updated > failed_at
 
     def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         """A parked rig stops nothing and merges nothing: say so instead."""
@@ -343,6 +379,10 @@ class RigPlanner(LivePlanner):
             if blocker:
                 self.note(*blocker, issue=issue_id)
                 continue
+            refused = self.draft.ledger.admit(self.desired, self.rig, issue, convoy) if self.draft.ledger else None
+            if refused:
+                self.note(Reason.budget, refused, issue=issue_id, level=Level.warn)
+                continue
             # An issue whose old worktree is still there goes back to it, commits and all.
             worker = next((w for branch, w in reusable.items()
                            if branch == f"gt/{w}/{issue_id}" and w not in reused), None)
@@ -359,6 +399,8 @@ class RigPlanner(LivePlanner):
             running += 1
             per_convoy[convoy.name] = per_convoy.get(convoy.name, 0) + 1
             self.draft.spawned += 1
+            if self.draft.ledger is not None:
+                self.draft.ledger.start(self.rig.name, convoy, self.routing.model(spec.model).cost)
             self.act(Op.spawn, worker, issue_id, Reason.unassigned,
                      f"ready in convoy {convoy.name}; {spec.model} by {spec.rule}", spec=spec,
                      before=(("status", issue.status), ("assignee", "")),
@@ -396,7 +438,7 @@ class RigPlanner(LivePlanner):
         for c_index, convoy in enumerate(self.convoys):
             if convoy.paused:
                 continue
-            for i_index, issue_id in enumerate(convoy.issues):
+            for i_index, issue_id in enumerate(members(convoy, self.obs.issues)):
                 issue = self.obs.issue(issue_id)
                 priority = issue.priority if issue else 99
                 entries.append(((priority, c_index, i_index), issue_id, convoy))

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from reconciler.model.actions import Op
+from reconciler.model.costs import Projection
 from reconciler.model.desired import ConvoySpec, DesiredState, IssueOverride
 from reconciler.model.observed import ObservedIssue, ObservedState
+from reconciler.plan.costs import forecast
 from reconciler.plan.planner import plan
 from reconciler.plan.workers import route
 
@@ -60,6 +62,7 @@ class WorkerChange:
     effect: Effect
     reason: str
     model: str = ""
+    cost: float = 0.0  # a start's projected cost: its model's per-task cost
 
     @property
     def who(self) -> str:
@@ -90,6 +93,8 @@ class ConvoyCost:
     rig: str
     base: float
     head: float
+    default: float = 0.0  # the head's issues all on the default model
+    default_model: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,11 @@ class Review:
     @property
     def head_cost(self) -> float:
         return round(sum(c.head for c in self.costs), 6)
+
+    @property
+    def default_cost(self) -> float:
+        """The head's projected work all on the default model."""
+        return round(sum(c.default for c in self.costs), 6)
 
     @property
     def empty(self) -> bool:
@@ -186,6 +196,7 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
     details += tuple(f"{issue}: {_own(own_before.get(issue))} -> {_own(own_after.get(issue))}"
                      for issue in sorted(own_before.keys() | own_after.keys())
                      if _own(own_before.get(issue)) != _own(own_after.get(issue)))
+    details += _molecule_changes(old, new)
     return ConvoyChange(
         new.name,
         new.rig,
@@ -194,6 +205,24 @@ def _convoy_changed(old: ConvoySpec, new: ConvoySpec) -> ConvoyChange:
         dropped=tuple(i for i in old.issues if i not in new.issues),
         details=details,
     )
+
+
+def _molecule_changes(old: ConvoySpec, new: ConvoySpec) -> tuple[str, ...]:
+    """The convoy's molecule and its issues' own steps, where they changed (a step is never drift:
+    workers go on with the new steps at their current step number)."""
+    def steps(found: tuple[str, ...]) -> str:
+        return f"{len(found)} step{'s' if len(found) != 1 else ''}" if found else "none"
+
+    def change(what: str, a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+        if a == b:
+            return ()
+        return (f"{what}: {steps(a)} -> {steps(b)}" if len(a) != len(b) else f"{what}: {steps(b)}, reworded",)
+
+    own_before, own_after = dict(old.steps), dict(new.steps)
+    found = change("molecule", old.molecule, new.molecule)
+    for issue in sorted(own_before.keys() | own_after.keys()):
+        found += change(f"{issue} steps", own_before.get(issue, ()), own_after.get(issue, ()))
+    return found
 
 
 def _own(override: IssueOverride | None) -> str:
@@ -242,10 +271,11 @@ def _worker_changes(
             if a.op in STARTS or a.op is Op.stop:
                 start = a.op in STARTS
                 model = a.spec.model if a.spec and start else ""
+                cost = desired.routing_of(a.rig).model(model).cost if model else 0.0
                 effect = Effect.start if start else Effect.stop
                 # By issue (worker names may differ between the two plans); a town session has none.
                 found[(a.rig, a.issue or a.worker, Op.spawn if start else Op.stop)] = WorkerChange(
-                    a.rig, a.worker, a.issue, effect, a.reason, model
+                    a.rig, a.worker, a.issue, effect, a.reason, model, cost
                 )
         return found
 
@@ -282,21 +312,20 @@ def _route(desired: DesiredState, rig_name: str, issue: ObservedIssue) -> tuple[
 def _costs(
     base: DesiredState, head: DesiredState, base_seen: ObservedState, head_seen: ObservedState
 ) -> tuple[ConvoyCost, ...]:
-    """Each convoy's projected cost: its open issues at their routed models' prices."""
+    """Each convoy's projected cost: its open issues at their routed models' prices, and (for the
+    head) at its default model's."""
 
-    def per_convoy(desired: DesiredState, seen: ObservedState) -> dict[tuple[str, str], float]:
-        totals: dict[tuple[str, str], float] = {}
-        for (rig, issue), convoy in wanted(desired).items():
-            found = seen.rig(rig).issue(issue)
-            if found is not None and found.status == "closed":
-                continue
-            model, _, _ = route(desired, desired.rig(rig), issue, found)
-            totals[(convoy, rig)] = totals.get((convoy, rig), 0.0) + model.cost
-        return totals
+    def per_convoy(desired: DesiredState, seen: ObservedState) -> dict[tuple[str, str], Projection]:
+        worked = set(wanted(desired).values())
+        ahead = (forecast(desired, seen, c) for c in desired.convoys if c.name in worked)
+        return {(f.convoy, f.rig): f.projection for f in ahead if f.open}
 
     before, after = per_convoy(base, base_seen), per_convoy(head, head_seen)
+    none = Projection(0.0, "", 0.0)
     return tuple(
-        ConvoyCost(convoy, rig, round(before.get((convoy, rig), 0.0), 6), round(after.get((convoy, rig), 0.0), 6))
+        ConvoyCost(convoy, rig, round(before.get((convoy, rig), none).cost, 6),
+                   round(after.get((convoy, rig), none).cost, 6), round(after.get((convoy, rig), none).default_cost, 6),
+                   after.get((convoy, rig), none).default_model)
         for convoy, rig in sorted(before.keys() | after.keys())
     )
 

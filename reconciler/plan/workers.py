@@ -9,8 +9,10 @@ from collections.abc import Callable, Collection
 
 from reconciler.model.actions import WorkerSpec
 from reconciler.model.desired import NAME_POOL, AgentSpec, DesiredState, ModelSpec, PromptVia, RigSpec
+from reconciler.model.molecule import progress, step_prompt
 from reconciler.model.observed import ObservedIssue, role_of, session_name
 from reconciler.model.paths import TownPaths, rig_repo_path
+from reconciler.model.swarm import part_of
 
 
 def next_worker_name(rig: RigSpec, taken: Collection[str]) -> str:
@@ -37,7 +39,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     ``program_of`` says where an agent's program was found (an absolute path, by agent
     name); where it says nothing the command keeps the program as declared. The fingerprint hashes what the
     manifests declare, so moving the program on disk is not drift, and neither is ``handoff``: the
-    note a worker left for its next session (gt handoff), added to this start's prompt only.
+    note a worker left for its next session (gt handoff), added to this start's prompt only; nor is
+    the step of the issue's molecule this start's prompt names (a step done is no reason to restart).
     """
     override = desired.override_for(rig.name, issue.id)
     model, agent, chosen = route(desired, rig, issue.id, issue)
@@ -63,8 +66,11 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
     message = override.message if override else None
     prompt = agent.start_prompt(rig.name, worker, issue.id, message)
     declared = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
-    if handoff:  # the note a handoff left reaches this one session; it is not what the worker is
-        prompt = agent.start_prompt(rig.name, worker, issue.id, "\n\n".join(filter(None, [message, handoff])))
+    at = progress(desired.steps_for(rig.name, issue.id), issue.labels, issue.done)
+    step = step_prompt(at) if at is not None else ""
+    if handoff or step:  # the note a handoff left, and the step, reach this one session; not what the worker is
+        between = "\n\n" if agent.prompt_via is PromptVia.args else " "  # a typed newline would send early
+        prompt = agent.start_prompt(rig.name, worker, issue.id, between.join(filter(None, [message, step, handoff])))
     started = agent.command + model.args + ((prompt,) if agent.prompt_via is PromptVia.args else ())
     program = program_of(agent.name) if program_of else None
     command = ((program,) + started[1:]) if program else started
@@ -80,8 +86,8 @@ def worker_spec(desired: DesiredState, rig: RigSpec, worker: str, issue: Observe
 def route(desired: DesiredState, rig: RigSpec, issue_id: str,
           issue: ObservedIssue | None) -> tuple[ModelSpec, AgentSpec, str]:
     """The model and agent an issue runs on, and what chose them (for plans and --why): the
-    issue's own model and agent from its convoy, else the routing rules (the default model for
-    an issue the store does not have)."""
+    issue's own model and agent from its convoy, else its swarm phase's model, else the routing
+    rules (the default model for an issue the store does not have)."""
     routing = desired.routing_for(rig)
     override = desired.override_for(rig.name, issue_id)
     if issue is None:
@@ -89,6 +95,9 @@ def route(desired: DesiredState, rig: RigSpec, issue_id: str,
     else:
         model, rule = routing.pick(issue.labels, issue.title, issue.issue_type, issue.priority)
     chosen = rule.describe() if rule else "default"
+    part = part_of(desired, rig.name, issue_id, issue.parent, issue.labels) if issue is not None else None
+    if part is not None:  # a swarm's phase beats the rules
+        model, chosen = routing.model(part.model), f"swarm {part.convoy.name}: {part.role.value}"
     if override is not None and override.model is not None:  # the convoy's word beats the rules
         model, chosen = routing.model(override.model), f"override in convoy {override.convoy}"
     agent = routing.agent(model.agent)

@@ -75,7 +75,11 @@ def _dependencies(record: Mapping[str, Any], issue_id: str) -> tuple[Dependency,
     raw = record.get("dependencies")
     found = (Dependency.from_record(d, issue_id) for d in raw if isinstance(d, Mapping)) \
         if isinstance(raw, builtins.list) else ()
-    return tuple(d for d in found if d is not None)
+    deps = tuple(d for d in found if d is not None)
+    parent = record.get("parent")  # bd list and show name the parent beside (or instead of) the edge
+    if isinstance(parent, str) and parent and not any(d.type == PARENT_TYPE for d in deps):
+        deps += (Dependency(issue_id, parent, PARENT_TYPE),)
+    return deps
 
 
 def record_status(record: Mapping[str, Any]) -> str:
@@ -149,6 +153,7 @@ class Issue:
     acceptance_criteria: str = ""
     ephemeral: bool = False
     defer_until: str | None = None
+    notes: str = ""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Issue:
@@ -173,6 +178,7 @@ class Issue:
             acceptance_criteria=str(record.get("acceptance_criteria") or ""),
             ephemeral=record.get("ephemeral") is True,
             defer_until=_opt_str(record.get("defer_until")),
+            notes=str(record.get("notes") or ""),
         )
 
     @property
@@ -269,11 +275,11 @@ class IssueStore(Protocol):
         """Open issues with no live ``blocks`` target, by (priority, created_at, id)."""
         ...
 
-    def overview(self, ids: Collection[str], assignee_prefix: str
+    def overview(self, ids: Collection[str], assignee_prefix: str, parents: Collection[str] = ()
                  ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
-        """The issues named in ``ids`` or assigned under ``assignee_prefix``, in store order, and
-        what blocks each blocked issue of the whole store (``blocking``); tombstones are in
-        neither."""
+        """The issues named in ``ids``, assigned under ``assignee_prefix`` or children of one of
+        ``parents``, in store order, and what blocks each blocked issue of the whole store
+        (``blocking``); tombstones are in neither."""
         ...
 
     def create(
@@ -287,8 +293,15 @@ class IssueStore(Protocol):
         assignee: str | None = None,
         blocked_by: Iterable[str] = (),
         issue_id: str | None = None,
+        parent: str | None = None,
     ) -> Issue:
-        """A new open issue; ``issue_id`` must carry the prefix and be unused."""
+        """A new open issue; ``issue_id`` must carry the prefix and be unused. With ``parent`` it is
+        that issue's child (a parent-child dependency), numbered ``<parent>.N`` as bd numbers one."""
+        ...
+
+    def add_dependency(self, issue_id: str, depends_on: str, dep_type: str = "blocks") -> Issue:
+        """``issue_id`` depends on ``depends_on`` (``blocks``: it is not ready while that is open);
+        already so, nothing changes."""
         ...
 
     def update(
@@ -299,8 +312,10 @@ class IssueStore(Protocol):
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
-        """Change fields; ``assignee=None`` clears it, UNSET leaves it."""
+        """Change fields; ``assignee=None`` clears it, UNSET leaves it; ``notes`` replaces the
+        notes (None leaves them)."""
         ...
 
     def close(self, issue_id: str, reason: str) -> Issue:

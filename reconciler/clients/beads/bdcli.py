@@ -208,10 +208,11 @@ class BdStore:
             and (label is None or label in i.labels)
         ]
 
-    def overview(self, ids: Collection[str], assignee_prefix: str
+    def overview(self, ids: Collection[str], assignee_prefix: str, parents: Collection[str] = ()
                  ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
-        issues, wanted = self.list(), set(ids)
-        chosen = [i for i in issues if i.id in wanted or (i.assignee or "").startswith(assignee_prefix)]
+        issues, wanted, parents = self.list(), set(ids), set(parents)
+        chosen = [i for i in issues if i.id in wanted or (i.assignee or "").startswith(assignee_prefix)
+                  or i.parent in parents]
         return chosen, blocking({i.id: Readiness.of(i) for i in issues})
 
     def ready(self) -> builtins.list[Issue]:
@@ -231,6 +232,7 @@ class BdStore:
         assignee: str | None = None,
         blocked_by: Iterable[str] = (),
         issue_id: str | None = None,
+        parent: str | None = None,
     ) -> Issue:
         # --flag=value throughout, so a value starting with "-" is never a flag.
         args = ["create", f"--title={title}", f"--type={issue_type}", f"--priority={priority}"]
@@ -245,6 +247,8 @@ class BdStore:
         if issue_id is not None:
             check_new_id(issue_id, self.prefix)
             args.append(f"--id={issue_id}")
+        if parent is not None:
+            args.append(f"--parent={parent}")
         created = _records(self.run(*args))
         if not created or not isinstance(created[0].get("id"), str):
             raise BdCommandError([self.bd, *args], 0, "", "create answered without an id")
@@ -259,6 +263,7 @@ class BdStore:
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
         args: builtins.list[str] = []
         if status is not None:
@@ -267,6 +272,8 @@ class BdStore:
             args.append(f"--assignee={assignee or ''}")  # empty clears it
         args += [f"--add-label={label}" for label in add_labels]
         args += [f"--remove-label={label}" for label in remove_labels]
+        if notes is not None:
+            args.append(f"--notes={notes}")
         if args:
             self._write("update", issue_id, *args)
             log.info("updated issue %s", issue_id)
@@ -276,6 +283,18 @@ class BdStore:
         # --force: the reconciler closes on its own authority, as the refinery does.
         self._write("close", issue_id, f"--reason={reason}", "--force")
         log.info("closed issue %s", issue_id)
+        return self.get(issue_id)
+
+    def add_dependency(self, issue_id: str, depends_on: str, dep_type: str = "blocks") -> Issue:
+        current = self.get(issue_id)
+        if not any(d.depends_on_id == depends_on and d.type == dep_type for d in current.dependencies):
+            try:
+                self.run("dep", "add", issue_id, depends_on, f"--type={dep_type}")
+            except BdCommandError as exc:
+                if _is_not_found(exc):
+                    raise IssueNotFound(depends_on) from exc
+                raise
+            log.info("linked issue %s to %s (%s)", issue_id, depends_on, dep_type)
         return self.get(issue_id)
 
     def guards(self) -> bool:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.clients.beads import (
+    PARENT_TYPE,
     UNSET,
     Issue,
     IssueExists,
@@ -96,16 +97,17 @@ class JsonlStore:
             and (label is None or label in issue.labels)
         ]
 
-    def overview(self, ids: Collection[str], assignee_prefix: str
+    def overview(self, ids: Collection[str], assignee_prefix: str, parents: Collection[str] = ()
                  ) -> tuple[builtins.list[Issue], dict[str, tuple[str, ...]]]:
-        wanted = set(ids)
+        wanted, parents = set(ids), set(parents)
         facts: dict[str, Readiness] = {}
         chosen: builtins.list[Issue] = []
         for line in self._read().live():
             assert line.issue_id is not None and line.record is not None
-            facts[line.issue_id] = Readiness.from_record(line.issue_id, line.record, line.status)
+            fact = facts[line.issue_id] = Readiness.from_record(line.issue_id, line.record, line.status)
             assignee = line.record.get("assignee")
-            if line.issue_id in wanted or (isinstance(assignee, str) and assignee.startswith(assignee_prefix)):
+            if line.issue_id in wanted or (isinstance(assignee, str) and assignee.startswith(assignee_prefix)) \
+                    or fact.parent in parents:
                 issue = line.issue
                 assert issue is not None
                 chosen.append(issue)
@@ -134,6 +136,7 @@ class JsonlStore:
         assignee: str | None = None,
         blocked_by: Iterable[str] = (),
         issue_id: str | None = None,
+        parent: str | None = None,
     ) -> Issue:
         if not title.strip():
             raise ValueError("an issue needs a title")
@@ -143,7 +146,10 @@ class JsonlStore:
                 check_new_id(issue_id, self.prefix)
                 if issue_id in snap.index:
                     raise IssueExists(issue_id)
-            new = issue_id or ids.new_id(self.prefix, title, description, self.actor, snap.index)
+            if parent is not None:
+                snap.find(parent)  # IssueNotFound: bd refuses a child of nothing too
+            new = issue_id or (_child_id(parent, snap.index) if parent is not None else
+                               ids.new_id(self.prefix, title, description, self.actor, snap.index))
             now = _now()
             record: Record = {"_type": "issue", "id": new, "title": title}
             if description:
@@ -154,7 +160,10 @@ class JsonlStore:
             record |= {"created_at": now, "created_by": self.actor, "updated_at": now}
             if label_list := list(dict.fromkeys(labels)):
                 record["labels"] = label_list
-            if deps := [_blocks_edge(new, target, now, self.actor) for target in blocked_by]:
+            deps = [_blocks_edge(new, target, now, self.actor) for target in blocked_by]
+            if parent is not None:
+                deps.append(_blocks_edge(new, parent, now, self.actor) | {"type": PARENT_TYPE})
+            if deps:
                 record["dependencies"] = deps
             issue = Issue.from_record(record)
             raw = dump_new(record)
@@ -170,6 +179,7 @@ class JsonlStore:
         assignee: str | None | _Unset = UNSET,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        notes: str | None = None,
     ) -> Issue:
         adding, removing = list(add_labels), set(remove_labels)
 
@@ -180,6 +190,8 @@ class JsonlStore:
                 _set_assignee(record, assignee)
             if adding or removing:
                 _edit_labels(record, adding, removing)
+            if notes is not None:
+                _set_notes(record, notes)
 
         return self._modify(issue_id, edit, "updated")
 
@@ -189,6 +201,19 @@ class JsonlStore:
             record["close_reason"] = reason
 
         return self._modify(issue_id, edit, "closed")
+
+    def add_dependency(self, issue_id: str, depends_on: str, dep_type: str = "blocks") -> Issue:
+        def edit(record: Record, now: str) -> None:
+            current = record.get("dependencies")
+            deps = list(current) if isinstance(current, list) else []
+            if not any(isinstance(d, dict) and d.get("depends_on_id") == depends_on
+                       and (d.get("type") or "blocks") == dep_type for d in deps):
+                record["dependencies"] = [*deps, _blocks_edge(issue_id, depends_on, now, self.actor)
+                                          | {"type": dep_type}]
+
+        with self._locked(exclusive=True):
+            self._load().find(depends_on)  # an edge to nothing would never block
+        return self._modify(issue_id, edit, "linked")
 
     def hook(self, issue_id: str, assignee: str) -> Issue:
         def edit(record: Record, now: str) -> None:
@@ -302,6 +327,13 @@ def _blocks_edge(issue_id: str, target: str, now: str, actor: str) -> Record:
     }
 
 
+def _child_id(parent: str, taken: Collection[str]) -> str:
+    """The next child id of ``parent``, as bd numbers them: ``<parent>.1``, ``<parent>.2``, ..."""
+    head = f"{parent}."
+    numbers = [int(tail) for i in taken if i.startswith(head) and (tail := i[len(head):]).isdigit()]
+    return f"{head}{max(numbers, default=0) + 1}"
+
+
 def _set_status(record: Record, status: str, now: str) -> None:
     """Keep the invariant: ``closed_at`` is set exactly when the status is closed."""
     record["status"] = status
@@ -317,6 +349,13 @@ def _set_assignee(record: Record, assignee: str | None) -> None:
         record["assignee"] = assignee
     else:
         record.pop("assignee", None)  # bd omits an empty assignee
+
+
+def _set_notes(record: Record, notes: str) -> None:
+    if notes:
+        record["notes"] = notes
+    else:
+        record.pop("notes", None)  # bd omits empty notes
 
 
 def _edit_labels(record: Record, adding: Iterable[str], removing: set[str]) -> None:
