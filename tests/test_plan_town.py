@@ -120,7 +120,8 @@ def test_town_sessions(case: Case) -> None:
     actions, notes = summary(result)
     assert actions == case.expected
     assert notes == list(case.notes)
-    assert all(a.rig == "" and a.session == town_session(TownRole(a.worker)) for a in result.actions)
+    assert all(a.rig == "" and a.session == town_session(TownRole(a.worker)) and type(a.worker) is str
+               for a in result.actions)
 
 
 def test_town_sessions_are_never_orphans_and_strays_still_are() -> None:
@@ -158,7 +159,7 @@ def test_the_views_run_gt_itself_on_the_town() -> None:
 
 TYPED = RoutingSpec("default", "tui", (AgentSpec(
     "tui", ("tui",), prompt_via=PromptVia.type, ready="(?m)^> ",
-    dialogs=(), preset="script"),), (ModelSpec("tui", "tui", (), 0.0),))
+    dialogs=(), preset="script"),), (ModelSpec("tui", "tui", (), 0.0, None),))
 
 
 def test_a_typed_prompt_coordinator_gets_its_prompt_once_ready() -> None:
@@ -173,7 +174,7 @@ def test_a_coordinators_known_dialog_is_answered() -> None:
     from reconciler.model.presets import PRESETS
 
     claude = RoutingSpec("default", "opus", (replace(PRESETS["claude"], name="claude"),),
-                         (ModelSpec("opus", "claude", ("--model", "opus"), 0.1),))
+                         (ModelSpec("opus", "claude", ("--model", "opus"), 0.1, None),))
     c = town({"coordinator": {}, "views": False}, routings=(claude,))
     trust = running(c, TownRole.coordinator, screen=("Quick safety check: do you trust this folder?",), age=3)
     (action,) = plan(c, seen(trust), NOW).actions
@@ -189,5 +190,5 @@ def test_a_review_names_a_coordinator_the_change_adds_beside_the_views() -> None
     base, head = town(WITH_VIEWS), town({"coordinator": {"model": "opus"}})
     found = review(base, head, seen(), seen(), NOW)  # both start the views: no change there
     assert [(w.who, w.effect.value, w.model) for w in found.workers] == [("coordinator", "start", "opus")]
-    assert "  + start coordinator with opus (session-missing)" in list(review_lines(ReviewResult(ON_DISK, ON_DISK,
-                                                                                                 found)))
+    lines = list(review_lines(ReviewResult(ON_DISK, ON_DISK, found)))
+    assert "  + start coordinator with opus at 0.1 (session-missing)" in lines  # at the coordinator's model's cost

@@ -82,14 +82,14 @@ class TownPlanner(SessionPlanner):
         self.sessions = {s.name: s for s in observed.sessions}
 
     def act(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
-        action = Action(op, "", worker, issue, town_session(TownRole(worker)), reason, why,
-                        **extra)  # type: ignore[arg-type]
+        role = TownRole(worker)  # the worker of a town session's action is its role, as plain text
+        action = Action(op, "", role.value, issue, town_session(role), reason, why, **extra)  # type: ignore[arg-type]
         self.draft.act(self.rank, action)
 
     def note(self, reason: Reason, why: str, worker: str = "", issue: str = "",
              level: Level = Level.info) -> None:
-        session = town_session(TownRole(worker)) if worker else ""
-        self.draft.note(self.rank, Note("", reason, why, worker, issue, session, level))
+        role = TownRole(worker)
+        self.draft.note(self.rank, Note("", reason, why, role.value, issue, town_session(role), level))
 
     def program_path(self, agent: str) -> str | None:
         found = self.observed.program("", agent)
