@@ -191,4 +191,4 @@ def test_a_review_names_a_coordinator_the_change_adds_beside_the_views() -> None
     found = review(base, head, seen(), seen(), NOW)  # both start the views: no change there
     assert [(w.who, w.effect.value, w.model) for w in found.workers] == [("coordinator", "start", "opus")]
     lines = list(review_lines(ReviewResult(ON_DISK, ON_DISK, found)))
-    assert "  + start coordinator with opus at 0.1 (session-missing)" in lines  # at the coordinator's model's cost
+    assert "  + start coordinator with opus (session-missing)" in lines  # no issue: no per-task cost

@@ -76,13 +76,14 @@ def review_lines(result: ReviewResult) -> Iterator[str]:
         yield f"  {mark} issue {i.issue:16} {i.title}  ({i.change.value}, convoy {i.convoy})".rstrip()
     for w in r.workers:
         on = f" on {w.issue}" if w.issue else ""
+        # A town session (no rig) works no issue: it has a model but no per-task cost.
+        model = (f" with {w.model}" + (f" at {_money(w.cost)}" if w.rig else "")) if w.model else ""
         if w.effect is Effect.start:
-            model = f" with {w.model} at {_money(w.cost)}" if w.model else ""
             yield f"  + start {w.who}{on}{model} ({w.reason})"
         elif w.effect is Effect.stop:
             yield f"  - stop  {w.who}{on} ({w.reason})"
         else:
-            yield f"  - no longer started: {w.who}{on}" + (f" with {w.model} at {_money(w.cost)}" if w.model else "")
+            yield f"  - no longer started: {w.who}{on}{model}"
     for route in r.routes:
         yield f"  ~ route {route.issue}: {route.before} -> {route.after} by {route.rule}"
     for cost in r.costs:
@@ -119,7 +120,7 @@ def review_markdown(result: ReviewResult) -> str:
         out.append("")
 
     table("Workers", ("", "rig/worker", "issue", "model", "cost", "reason"),
-          [(w.effect.value, w.who, w.issue, w.model or "", _money(w.cost) if w.model else "",
+          [(w.effect.value, w.who, w.issue, w.model or "", _money(w.cost) if w.model and w.rig else "",
             w.reason) for w in r.workers])
     table("Convoys", ("convoy", "rig", "change", "issues added", "issues dropped", "other"),
           [(c.name, c.rig, c.change.value, ", ".join(c.added), ", ".join(c.dropped), "; ".join(c.details))

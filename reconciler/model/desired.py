@@ -347,12 +347,6 @@ class DesiredState:
     def routing_for(self, rig: RigSpec) -> RoutingSpec:
         return self.routing_named(rig.routing)
 
-    def routing_of(self, rig: str) -> RoutingSpec:
-        """The Routing of an action's rig; for a town session (no rig), the coordinator's."""
-        if rig:
-            return self.routing_for(self.rig(rig))
-        return self.routing_named(self.town.coordinator.routing if self.town.coordinator else "default")
-
     def routing_named(self, name: str) -> RoutingSpec:
         """The Routing declared as ``name``; the built-in one for an undeclared ``default``."""
         for routing in self.routings:

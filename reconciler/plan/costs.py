@@ -127,10 +127,10 @@ def forecast(desired: DesiredState, observed: ObservedState, convoy: ConvoySpec)
 
 
 def start_costs(desired: DesiredState, plan: Plan) -> tuple[StartCost, ...]:
-    """Each session the plan starts, at its model's cost."""
+    """Each worker the plan starts, at its model's cost (the town's own sessions work no issue)."""
     found = []
     for a in plan.actions:
-        if a.op in STARTS and a.spec is not None:
+        if a.op in STARTS and a.spec is not None and a.rig:
             rig = desired.rig(a.rig)
             model = desired.routing_for(rig).model(a.spec.model)
             found.append(StartCost(a.rig, a.worker, a.issue, model.name, projection(desired, rig, model)))

@@ -271,7 +271,7 @@ def _worker_changes(
             if a.op in STARTS or a.op is Op.stop:
                 start = a.op in STARTS
                 model = a.spec.model if a.spec and start else ""
-                cost = desired.routing_of(a.rig).model(model).cost if model else 0.0
+                cost = desired.routing_for(desired.rig(a.rig)).model(model).cost if model and a.rig else 0.0
                 effect = Effect.start if start else Effect.stop
                 # By issue (worker names may differ between the two plans); a town session has none.
                 found[(a.rig, a.issue or a.worker, Op.spawn if start else Op.stop)] = WorkerChange(
