@@ -851,3 +851,20 @@ def test_a_rework_reported_done_after_a_failed_merge_is_merged_without_waiting_t
     reworked = replace(stale, updated=at(NOW - 2))  # gt done again after the failure
     merged = plan(d, observed(obs_rig("csm", reworked), failures=failure), NOW)
     assert [(a.op, a.issue) for a in merged.actions] == [(Op.merge, "cs-1")]
+
+
+@pytest.mark.parametrize(("updated", "merges"), [
+    ("1970-01-12T13:46:38-08:00", True),  # 21:46:38Z, after the failure at 13:46:35Z, written by bd west of UTC
+    ("1970-01-12T14:46:38+01:00", True),  # 13:46:38Z, east of UTC
+    ("1970-01-12T14:46:30+01:00", False),  # 13:46:30Z: before the failure
+    ("not a time", False),
+])
+def test_a_rework_report_is_compared_as_a_time_whatever_its_offset(updated: str, merges: bool) -> None:
+    from reconciler.model.observed import FailureRecord
+
+    d = desired(convoys=(convoy("auth", "cs-1"),))
+    done = hooked("cs-1", "nux", labels=(DONE_LABEL,), updated=updated)
+    fp = worker_spec(d, d.rig("csm"), "nux", done).fingerprint
+    failure = (FailureRecord("csm", "nux", "cs-1", "merge", fp, "conflicts with main", (NOW - 5,)),)
+    result = plan(d, observed(obs_rig("csm", done), failures=failure), NOW)
+    assert bool(result.actions) is merges

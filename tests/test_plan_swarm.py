@@ -196,3 +196,21 @@ def test_gt_route_says_a_swarm_members_model_comes_from_its_phase() -> None:
     assert (e.model, e.chosen_by) == ("opus", ChosenBy.override) and e.swarm is not None
     e = explain(town(swarm=None), town(swarm=None).rig("csm"), "cs-prof.1", task("cs-prof.1"))
     assert (e.chosen_by, e.swarm) == (ChosenBy.default, None)
+
+
+def test_a_swarms_children_count_against_its_convoys_budget() -> None:
+    from reconciler.model.costs import Scope
+    from reconciler.model.observed import role_of
+    from reconciler.plan.budgets import Ledger
+    from reconciler.plan.costs import closed_costs
+
+    d = town(budget=1.0)
+    done_task = replace(task("cs-prof.1", "closed"), assignee=role_of("csm", "nux"))  # haiku, $0.001
+    seen = world(d, issue(PLAN, "closed", assignee=role_of("csm", "ace")), done_task,
+                 working=(held(task("cs-prof.2"), "slit"),))
+    ledger = Ledger.of(d, seen)
+    state = ledger._states[(Scope.convoy, "prof")]
+    # The plan ($0.01 on sonnet) and the closed subtask ($0.001 on haiku) are spent; the running
+    # subtask ($0.001) is running: all charged to the swarm's convoy, not to the rig alone.
+    assert (state.spent, state.running) == (0.011, 0.001)
+    assert {c.issue: c.convoy for c in closed_costs(d, seen)} == {PLAN: "prof", "cs-prof.1": "prof"}

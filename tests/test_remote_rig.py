@@ -125,3 +125,18 @@ def test_a_clone_that_fails_leaves_nothing_behind_and_backs_off(demo_town: Path,
     assert not (demo_town / ".gt/repos/demo").exists() and not (demo_town / ".gt/repos/.demo.partial").exists()
     later, _ = Town.load(demo_town).plan(time.time())  # the controller's plan: waits out the backoff
     assert not later.actions and any(n.reason == "failing" and "clone failed 1 time" in n.why for n in later.notes)
+
+
+def test_a_rig_branch_the_clone_was_not_made_on_is_taken_from_the_remote(
+        remote_town: tuple[Path, Path, Path]) -> None:
+    town, _, other = remote_town
+    apply(town)  # cloned on main
+    sh(other, "git", "push", "-q", "origin", "HEAD:develop")
+    tip = sh(other, "git", "rev-parse", "HEAD").strip()
+    rig = town / "manifests/rigs/demo.yaml"
+    save(rig, rig.read_text().replace("branch: main", "branch: develop"))
+    outcomes, _ = apply(town)
+    assert sum(o.startswith("spawn created") for o in outcomes) == 3, outcomes  # not a crashed pass
+    clone = git.Repo(town / ".gt/repos/demo")
+    assert clone.commit("develop").hexsha == tip
+    assert all(clone.is_ancestor(tip, h.commit.hexsha) for h in clone.heads if h.name.startswith("gt/"))

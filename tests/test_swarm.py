@@ -79,6 +79,8 @@ def test_the_planner_files_children_and_one_review_that_readiness_keeps_last(
     assert json.loads(out) == {"planning": PLAN, "filed": [{"id": "dm-prof.4", "title": "Profile tests"}],
                                "review": {"id": "dm-prof.3", "blockedBy": [PLAN, "dm-prof.1", "dm-prof.2",
                                                                             "dm-prof.4"]}}
+    code, out, err = gt("-o", "json", "swarm", "file", "Profile page", "Profile tests")  # a restarted planner
+    assert code == 0 and json.loads(out)["filed"] == [], out + err  # files nothing twice
     s = store(town)
     kids = {i.id: i for i in s.list() if i.parent == PLAN}
     assert sorted(kids) == ["dm-prof.1", "dm-prof.2", "dm-prof.3", "dm-prof.4"]

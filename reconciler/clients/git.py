@@ -108,7 +108,9 @@ def run_gates(repo_path: str, scratch: str, commit: str, gates: Sequence[Sequenc
     with _repo(repo_path) as repo:
         _drop_scratch(repo, path)  # left by a crash mid-gate
         path.parent.mkdir(parents=True, exist_ok=True)
-        repo.git.worktree("add", "--detach", str(path), commit)
+        made = _git(Path(repo_path), "worktree", "add", "--detach", str(path), commit)
+        if made.returncode != 0:  # gt's own trouble, not the worker's: tried again, never sent back
+            raise TransientError(f"scratch worktree {path}: {made.stderr.strip()}", delay=30.0)
         try:
             for gate in gates:
                 _run_gate(gate, path, timeout)
@@ -118,8 +120,8 @@ def run_gates(repo_path: str, scratch: str, commit: str, gates: Sequence[Sequenc
 
 def _drop_scratch(repo, path: Path) -> None:  # type: ignore[no-untyped-def]
     """Forced: the scratch worktree is gt's own, and a gate's build output is no one's work."""
-    if path.exists():
-        repo.git.worktree("remove", "--force", str(path), with_exceptions=False)
+    if path.exists():  # twice forced: a checkout cut short by a crash leaves the worktree locked
+        repo.git.worktree("remove", "--force", "--force", str(path), with_exceptions=False)
     repo.git.worktree("prune")
 
 
@@ -129,8 +131,8 @@ def _run_gate(gate: Sequence[str], cwd: Path, timeout: float) -> None:
         proc = subprocess.run(list(gate), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise MergeRefused(f"gate {named!r} timed out after {timeout:g}s on the merged result") from exc
-    except OSError as exc:
-        raise TerminalError(f"gate {named!r} could not run: {exc}") from exc
+    except OSError as exc:  # the rig's gate is broken, not the worker's branch: not sent back as rework
+        raise TransientError(f"gate {named!r} could not run: {exc}", delay=60.0) from exc
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-GATE_TAIL:]
         raise MergeRefused(f"gate {named!r} failed (exit {proc.returncode}) on the merged result: "
@@ -246,9 +248,15 @@ def land(spec: WorkerSpec, strategy: str, gates: Sequence[Sequence[str]], messag
             raise BranchMoved(spec.branch, head)  # committed to while the gates ran: gated next time
         landing = Landing(base, head, str(new))
         before_advance(landing)
-        if publish is not None:
-            publish(landing)
-        _advance(repo, spec.base_branch, base, landing.new)
+        if publish is None:
+            _advance(repo, spec.base_branch, base, landing.new)
+            return landing
+        publish(landing)
+        try:
+            _advance(repo, spec.base_branch, base, landing.new)
+        except TerminalError as exc:  # the remote has it: the next fetch brings the branch along
+            raise TransientError(f"pushed {landing.new[:12]}, but {spec.base_branch} here did not follow: {exc}",
+                                 delay=5.0) from exc
         return landing
 
 
@@ -450,8 +458,7 @@ def clone(url: str, path: str, branch: str, progress: Callable[[str], None]) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     argv = ["git", "clone", "--progress", "--branch", branch, "--", url, str(partial)]
     said, last = "", ""
-    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env=os.environ | {"GIT_TERMINAL_PROMPT": "0"}) as proc:
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_remote_env()) as proc:
         assert proc.stderr is not None
         for line in _progress_lines(proc.stderr):
             last = line
@@ -480,22 +487,54 @@ def _progress_lines(stream) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield buffer.decode(errors="replace").strip()
 
 
+REMOTE_TIMEOUT = 300.0  # seconds a fetch or push may take before it counts as failed
+
+
+def _remote_env() -> dict[str, str]:
+    """Git talking to a remote never waits on a prompt: no password or host-key question on a
+    terminal the controller does not have (credentials come from an agent or a helper)."""
+    env = os.environ | {"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return env
+
+
+def _remote(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+                              env=_remote_env(), timeout=REMOTE_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"git {args[0]} {REMOTE}: no answer in {REMOTE_TIMEOUT:g}s", delay=60.0) from exc
+
+
+def _tip(cwd: Path, ref: str) -> str | None:
+    found = _git(cwd, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+    return found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else None
+
+
 def fetch(repo_path: str, branch: str) -> str:
-    """Fetch ``branch`` from the remote and fast-forward the local branch to it when it can;
-    returns the remote's tip. A local branch ahead of the remote (or apart from it) is left."""
-    with _repo(repo_path) as repo:
-        done = _git(Path(repo_path), "fetch", "--quiet", REMOTE, f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}")
-        if done.returncode != 0:
-            raise TransientError(f"git fetch {REMOTE} {branch}: {done.stderr.strip()}", delay=60.0)
-        remote = repo.commit(f"refs/remotes/{REMOTE}/{branch}").hexsha
-        local = repo.commit(f"refs/heads/{branch}").hexsha
-        if local != remote and repo.is_ancestor(local, remote):
-            try:
+    """Fetch ``branch`` from the remote and fast-forward the local branch to it when it can (making
+    it when the clone lacks it); returns the remote's tip. A local branch ahead of the remote (or
+    apart from it) is left as it is."""
+    path = Path(repo_path)
+    done = _remote(path, "fetch", "--quiet", REMOTE, f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}")
+    if done.returncode != 0:
+        raise TransientError(f"git fetch {REMOTE} {branch}: {done.stderr.strip()}", delay=60.0)
+    remote = _tip(path, f"refs/remotes/{REMOTE}/{branch}")
+    if remote is None:
+        raise TerminalError(f"{REMOTE} has no branch {branch}")
+    local = _tip(path, f"refs/heads/{branch}")
+    if local is None:  # the rig's branch changed to one the clone was not made on
+        made = _git(path, "update-ref", f"refs/heads/{branch}", remote, "")
+        if made.returncode != 0:
+            raise TerminalError(f"could not make {branch} at {REMOTE}/{branch}: {made.stderr.strip()}")
+    elif local != remote and _git(path, "merge-base", "--is-ancestor", local, remote).returncode == 0:
+        try:
+            with _repo(repo_path) as repo:
                 _advance(repo, branch, local, remote)
-            except TerminalError as exc:  # the checkout's own changes are in the way: not a worker's fault
-                raise TransientError(f"could not fast-forward {branch} to {REMOTE}/{branch}: {exc}",
-                                     delay=60.0) from exc
-        return str(remote)
+        except TerminalError as exc:  # the checkout's own changes are in the way: not a worker's fault
+            raise TransientError(f"could not fast-forward {branch} to {REMOTE}/{branch}: {exc}",
+                                 delay=60.0) from exc
+    return remote
 
 
 def contains(repo_path: str, branch: str, commit: str) -> bool:
@@ -506,7 +545,7 @@ def contains(repo_path: str, branch: str, commit: str) -> bool:
 def push(repo_path: str, commit: str, branch: str) -> None:
     """Push ``commit`` to the remote's ``branch``; never forced, so the remote takes it only as a
     fast-forward. RemoteMoved when it was refused for that reason."""
-    done = _git(Path(repo_path), "push", "--porcelain", REMOTE, f"{commit}:refs/heads/{branch}")
+    done = _remote(Path(repo_path), "push", "--porcelain", REMOTE, f"{commit}:refs/heads/{branch}")
     if done.returncode == 0:
         return
     said = (done.stdout + done.stderr).strip()

@@ -171,7 +171,8 @@ class ObservedRig:
         """The issues its workers reported done, in the order the refinery lands them: priority,
         then age, oldest first. Every pass serves the whole queue, so a low-priority branch waits
         behind newer urgent ones for seconds, never for days."""
-        return tuple(sorted((i for i in self.issues if i.done and i.status in HELD_STATUSES and i.assignee),
+        return tuple(sorted((i for i in self.issues if i.done and i.status in HELD_STATUSES
+                             and worker_of(self.name, i.assignee)),  # a person's done issue is not gt's to merge
                             key=lambda i: i.queue_key))
 
     @cached_property

@@ -93,8 +93,11 @@ def file_subtasks(ctx: WorkerContext, titles: Sequence[str], description: str = 
     if review is not None and review.status != "open":
         raise UsageError(f"the review {review.id} of {hook.id} is {review.status} already: too late to add "
                          "subtasks")
+    # A planner restarted before gt done files again: a subtask already filed is not filed twice.
+    filed = {i.title.strip() for i in children if REVIEW_LABEL not in i.labels and i.status not in DONE_STATUSES}
     made = tuple(ctx.store.create(title, description=description.strip(), priority=hook.priority,
-                                  labels=[TASK_LABEL], blocked_by=[hook.id], parent=hook.id) for title in titles)
+                                  labels=[TASK_LABEL], blocked_by=[hook.id], parent=hook.id)
+                 for title in dict.fromkeys(titles) if title not in filed)
     tasks = [i for i in children if REVIEW_LABEL not in i.labels and i.status not in DONE_STATUSES] + list(made)
     if review is None:
         text = REVIEW_TEXT.format(convoy=part.convoy.name, planning=hook.id, title=hook.title)

@@ -16,6 +16,7 @@ from reconciler.model.costs import BudgetState, Scope, dollars, rounded
 from reconciler.model.desired import ConvoySpec, DesiredState, RigSpec
 from reconciler.model.observed import HELD_STATUSES, ObservedIssue, ObservedState, worker_of
 from reconciler.model.reasons import Reason
+from reconciler.model.swarm import worked
 from reconciler.plan.costs import counted, issue_cost, model_of
 from reconciler.plan.workers import route
 
@@ -39,12 +40,13 @@ class Ledger:
                 states[(Scope.convoy, c.name)] = BudgetState(Scope.convoy, c.name, c.rig, c.budget)
         ledger = cls(states)
         for rig in desired.rigs:
-            listed = desired.listed(rig.name)
+            issues = observed.rig(rig.name).issues
+            listed = worked(desired, rig.name, issues)  # a swarm's children count against its convoy
             ids = set(listed)
-            for issue in observed.rig(rig.name).issues:
+            for issue in issues:
                 convoy = listed.get(issue.id)
                 if counted(rig, issue, ids):
-                    spent = issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue.id)).cost
+                    spent = issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue.id), listed).cost
                     ledger._charge(rig.name, convoy, spent=spent)
                 elif issue.status in HELD_STATUSES and worker_of(rig.name, issue.assignee):
                     ledger._charge(rig.name, convoy, running=model_of(desired, rig, issue)[0].cost)

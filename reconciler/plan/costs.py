@@ -9,6 +9,7 @@ model is the one gt recorded on it when it started the worker, else what routing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.model.actions import Op, Plan
@@ -24,7 +25,7 @@ from reconciler.model.costs import (
 )
 from reconciler.model.desired import ConvoySpec, DesiredState, ModelSpec, RigSpec
 from reconciler.model.observed import ObservedIssue, ObservedState, worker_of
-from reconciler.model.swarm import members
+from reconciler.model.swarm import members, worked
 from reconciler.plan.workers import route
 
 STARTS = (Op.spawn, Op.respawn, Op.restart)
@@ -79,10 +80,14 @@ def model_of(desired: DesiredState, rig: RigSpec, issue: ObservedIssue) -> tuple
     return model, ModelFrom.routed
 
 
-def issue_cost(desired: DesiredState, rig: RigSpec, issue: ObservedIssue, usage: IssueUsage | None) -> IssueCost:
-    """What a closed issue cost."""
+def issue_cost(desired: DesiredState, rig: RigSpec, issue: ObservedIssue, usage: IssueUsage | None,
+               convoys: Mapping[str, ConvoySpec] | None = None) -> IssueCost:
+    """What a closed issue cost. ``convoys``: which convoy works each issue (a swarm's children
+    included), from ``worked``; looked up when not given."""
     model, source = model_of(desired, rig, issue)
-    convoy = desired.listed(rig.name).get(issue.id)
+    if convoys is None:
+        convoys = worked(desired, rig.name, ())
+    convoy = convoys.get(issue.id)
     if usage is not None and usage.tokens.total > 0 and model.price is not None:
         basis, cost = Basis.measured, model.price.cost(usage.tokens)
     else:
@@ -103,8 +108,9 @@ def closed_costs(desired: DesiredState, observed: ObservedState) -> tuple[IssueC
     found = []
     for rig in desired.rigs:
         seen = observed.rig(rig.name)
-        listed = set(desired.listed(rig.name))
-        found += [issue_cost(desired, rig, i, observed.usage_of(rig.name, i.id))
+        convoys = worked(desired, rig.name, seen.issues)
+        listed = set(convoys)
+        found += [issue_cost(desired, rig, i, observed.usage_of(rig.name, i.id), convoys)
                   for i in seen.issues if counted(rig, i, listed)]
     return tuple(found)
 
@@ -155,7 +161,7 @@ def convoy_costs(desired: DesiredState, observed: ObservedState, convoy: ConvoyS
     for issue_id in members(convoy, seen.issues):  # a swarm's subtasks and review too
         issue = seen.issue(issue_id)
         if issue is not None and issue.status == "closed":
-            found.append(issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue_id)))
+            found.append(issue_cost(desired, rig, issue, observed.usage_of(rig.name, issue_id), {issue_id: convoy}))
             continue
         model, _, _ = route(desired, rig, issue_id, issue)
         found.append(IssueCost(rig.name, issue_id, convoy.name, issue.title if issue else "", model.name,
@@ -188,7 +194,7 @@ class PlanCosts:
 def plan_costs(desired: DesiredState, observed: ObservedState, plan: Plan) -> PlanCosts:
     """The costs gt diff shows: each start, the convoys it starts work on or that have a budget."""
     starts = start_costs(desired, plan)
-    started = {desired.listed(c.rig).get(c.issue) for c in starts}
+    started = {worked(desired, c.rig, observed.rig(c.rig).issues).get(c.issue) for c in starts}
     convoys = tuple(forecast(desired, observed, c) for c in desired.convoys
                     if c in started or c.budget is not None)
     return PlanCosts(starts, convoys, plan.budgets)

@@ -297,8 +297,13 @@ class RigPlanner(LivePlanner):
         record = self.failures.get((Op.merge.value, issue.id))
         if record is None or not record.times or not issue.updated:
             return False
-        failed_at = datetime.fromtimestamp(record.times[-1], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return issue.updated > failed_at
+        try:  # bd writes local offsets (-08:00), gt's own store Z: compared as times, not as text
+            reported = datetime.fromisoformat(issue.updated)
+        except ValueError:
+            return False
+        if reported.tzinfo is None:
+            reported = reported.replace(tzinfo=UTC)
+        return reported.timestamp() > record.times[-1]
 
     def guarded(self, op: Op, worker: str, issue: str, reason: Reason, why: str, **extra: object) -> None:
         """A parked rig stops nothing and merges nothing: say so instead."""
