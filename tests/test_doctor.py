@@ -50,7 +50,7 @@ def test_orphans_and_sessions_without_worktrees_fail(demo_town: Path) -> None:
     git.Repo(demo_town / "rigs/demo").git.worktree("remove", "--force", str(demo_town / ".gt/worktrees/demo/nux"))
     code, findings = doctor("--fix")
     assert code == 1  # neither is safe to repair by itself
-    assert any(f["check"] == "worktree" and "gt-demo-nux has no worktree" in f["message"] for f in findings)
+    assert any(f["check"] == "worktree" and "gt-demo-nux has no worktree" in f["message"] for f in findings), findings
     assert "stray" in "\n".join(tmux.run(["list-sessions", "-F", "#{session_name}"]).stdout)
 
 

@@ -69,6 +69,7 @@ class Controller:
         self._last_start = float("-inf")  # monotonic start of the last pass, for the debounce
         self._stop = False
         self._due_at: float | None = None  # monotonic time the last plan said something falls due
+        self._cause = "start"  # why the pass about to run runs: start, change, due or interval
         self.journal = controller_logger(self.root)
         # Kept for the controller's life: a store rereads its file only when it changed,
         # and a manifest is parsed and validated again only when its stat changed.
@@ -212,7 +213,8 @@ class Controller:
         write_status(self.root, status)
         self.journal.info("pass done", extra={"gt": {
             "pass": result.number, "action": "pass", "outcome": status["sync"]["status"],
-            "duration": info["duration"], "actions": info["actions"], "failed": info["failed"]}})
+            "duration": info["duration"], "actions": info["actions"], "failed": info["failed"],
+            "cause": self._cause}})
         return status
 
     def _journal_progress(self, action: Action, line: str) -> None:
@@ -308,6 +310,9 @@ class Controller:
                     # arrives into one pass at the window's end.
                     deadline = min(deadline, self._last_start + debounce)
                 if now >= deadline:
+                    # Why this pass runs, for the journal: a change seen (or a signal), a due time, the interval.
+                    self._cause = "change" if self._dirty or self._urgent else \
+                        "due" if self._due_at is not None and now >= self._due_at else "interval"
                     self._dirty = self._urgent = False
                     return
                 self._wake.wait(deadline - now)
