@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ metadata: {{name: {name}}}
 spec:
   tmux: {{socket: {socket}}}
   controller: {{interval: 30s, maxSpawnsPerPass: 1000}}
+  views: {views}
 """
 ROUTING = """\
 apiVersion: gt/v1
@@ -135,7 +137,7 @@ def make_town(root: Path, shape: Shape, socket: str, seed: int = 7) -> Path:
     manifests = root / "manifests"
     (manifests / "rigs").mkdir(parents=True)
     (manifests / "convoys").mkdir()
-    (manifests / "town.yaml").write_text(TOWN.format(name=root.name, socket=socket))
+    (manifests / "town.yaml").write_text(TOWN.format(name=root.name, socket=socket, views=os.environ.get("GT_BENCH_VIEWS", "true")))
     (manifests / "routing.yaml").write_text(ROUTING)
     convoy_rigs = [rig_name(i % shape.rigs) for i in range(shape.convoys)]
     for r in range(shape.rigs):
