@@ -137,7 +137,8 @@ def make_town(root: Path, shape: Shape, socket: str, seed: int = 7) -> Path:
     manifests = root / "manifests"
     (manifests / "rigs").mkdir(parents=True)
     (manifests / "convoys").mkdir()
-    (manifests / "town.yaml").write_text(TOWN.format(name=root.name, socket=socket, views=os.environ.get("GT_BENCH_VIEWS", "true")))
+    views = os.environ.get("GT_BENCH_VIEWS", "true")  # false: without the views' background refreshes
+    (manifests / "town.yaml").write_text(TOWN.format(name=root.name, socket=socket, views=views))
     (manifests / "routing.yaml").write_text(ROUTING)
     convoy_rigs = [rig_name(i % shape.rigs) for i in range(shape.convoys)]
     for r in range(shape.rigs):
