@@ -97,9 +97,10 @@ def test_the_coordinator_and_the_views_are_kept_alive_and_the_keys_bound(demo_to
     code, out, err = gt("start")
     assert code == 0, out + err
     first = wait_for(lambda: (g := generations(demo_town)) and TOWN_SESSIONS <= set(g) and g)
-    assert key_table(demo_town) == {
-        "c": "switch-client -t =gt-coordinator", "w": "switch-client -t =gt-witness",
-        "r": "switch-client -t =gt-refinery", "n": "switch-client -n", "p": "switch-client -p"}
+    keys = key_table(demo_town)
+    assert {k: keys[k] for k in "cwr"} == {"c": "switch-client -t =gt-coordinator", "w": "switch-client -t =gt-witness",
+                                           "r": "switch-client -t =gt-refinery"}
+    assert keys["n"].startswith("run-shell") and keys["p"].startswith("run-shell")
     prefix = [" ".join(line.split()) for line in tmux(demo_town).run(["list-keys", "-T", "prefix", "g"]).stdout]
     assert prefix == ["bind-key -T prefix g switch-client -T g"]
 
@@ -276,3 +277,24 @@ def test_a_view_shows_an_error_and_keeps_refreshing(demo_town: Path, monkeypatch
         code, out, _ = gt(command, "--watch", "--every", "0")
         assert code == 0 and looks == [0.0, 0.0], out
         assert out.count("error: ") == 2 and "is less than the minimum of 0" in out
+
+
+def test_next_and_previous_reach_workers_only_wrapping_around(demo_town: Path) -> None:
+    """prefix g n / p run this script; here its last step records the session it picked instead of
+    switching a client (a test has no terminal attached)."""
+    from reconciler.clients.tmux_runtime import worker_cycle
+
+    server = tmux(demo_town)
+    for name, rig in (("gt-demo-ace", "demo"), ("gt-demo-nux", "demo"), ("gt-coordinator", ""), ("gt-witness", "")):
+        server.run(["new-session", "-d", "-s", name])
+        server.run(["set-option", "-t", f"={name}:", "@gt_rig", rig])
+
+    def picked(step: int, current: str) -> str:
+        server.run(["run-shell", "-t", f"={current}:", worker_cycle(step, "set-option -g @gt_picked")])
+        return "".join(server.run(["show-options", "-gv", "@gt_picked"]).stdout).strip()
+
+    assert picked(1, "gt-demo-ace") == "=gt-demo-nux"
+    assert picked(1, "gt-demo-nux") == "=gt-demo-ace"  # wraps around
+    assert picked(-1, "gt-demo-ace") == "=gt-demo-nux"
+    assert picked(1, "gt-coordinator") == "=gt-demo-ace"  # from a view or the coordinator: the first worker
+    assert picked(-1, "gt-witness") == "=gt-demo-nux"  # or the last

@@ -34,14 +34,26 @@ LAUNCHER = ('PATH=$1; export PATH; shift; "$@"; status=$?; '
 
 # The seed's navigation: prefix g, then a key of this table. Bound on the town's own server each time
 # gt starts sessions on it (bind-key replaces a binding), so a server that restarts has them again
-# with its first session; n and p cycle through the sessions of this server only.
+# with its first session; n and p cycle through the workers of this server only.
 KEY_TABLE = "g"
+
+
+def worker_cycle(step: int, act: str = "switch-client -c '#{client_name}' -t") -> str:
+    """A run-shell script that ``act``s on the worker session ``step`` (1 or -1) after the current
+    one, wrapping around. Workers are the sessions with a rig stamp (@gt_rig); the coordinator and
+    the views have none. ``##`` reaches the inner tmux as ``#``: expanded per session, not here."""
+    pick = "i < NR ? i + 1 : 1" if step > 0 else "i < 2 ? NR : i - 1"  # no ">": print would redirect
+    return ("t=$(tmux -S '#{socket_path}' list-sessions -F '##{?@gt_rig,##{session_name},}' | grep . | "
+            f"awk -v c='#{{session_name}}' '{{a[NR]=$0; if ($0==c) i=NR}} END {{if (NR) print a[{pick}]}}'); "
+            f"[ -n \"$t\" ] && tmux -S '#{{socket_path}}' {act} \"=$t\"")
+
+
 NAVIGATION: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("c", ("switch-client", "-t", f"={town_session(TownRole.coordinator)}"), "the coordinator"),
     ("w", ("switch-client", "-t", f"={town_session(TownRole.witness)}"), "the witness view: gt status, live"),
     ("r", ("switch-client", "-t", f"={town_session(TownRole.refinery)}"), "the refinery view: each rig's merge queue"),
-    ("n", ("switch-client", "-n"), "the next session (worker)"),
-    ("p", ("switch-client", "-p"), "the previous session (worker)"),
+    ("n", ("run-shell", worker_cycle(1)), "the next worker"),
+    ("p", ("run-shell", worker_cycle(-1)), "the previous worker"),
 )
 
 
