@@ -362,6 +362,8 @@ def test_an_idle_controller_does_not_wake_itself(fast_town: Path) -> None:
     agent_env(fast_town, GT_DEMO_MODE="idle")
     start(fast_town)
     wait_for(lambda: live_issues(fast_town) == WORKING, timeout=20)
+    # Each idle agent still runs gt hook (a store write the controller must see): wait for all three.
+    wait_for(lambda: all(store(fast_town).get(i).status == "in_progress" for i in WORKING), timeout=30)
 
     def passes(cause: str = "") -> int:
         return sum(1 for line in (fast_town / ".gt/controller.log").read_text().splitlines()
