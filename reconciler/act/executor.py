@@ -84,6 +84,7 @@ class Executor:
         # What a long action (a clone) says while it runs: printed by gt apply, journalled by the controller.
         self.on_progress = on_progress or (lambda action, line: log.info("%s: %s", action.subject, line))
         self._stores: dict[str, IssueStore] = {}
+        self._fetched: set[str] = set()  # remote rigs fetched for this pass's spawns
 
     def store(self, rig: str) -> IssueStore:
         if rig not in self._stores:
@@ -281,8 +282,9 @@ class Executor:
         def publish(landing: gitops.Landing) -> None:
             gitops.push(spec.repo, landing.new, rig.branch)
 
+        attempt = 1
         try:
-            for attempt in range(1, PUSH_ATTEMPTS + 1):
+            while True:
                 if push:
                     gitops.fetch(spec.repo, rig.branch)  # merge onto what the remote has now
                 try:
@@ -293,7 +295,7 @@ class Executor:
                     self.on_progress(action, f"{exc}; attempt {attempt} of {PUSH_ATTEMPTS}")
                     if attempt == PUSH_ATTEMPTS:
                         raise
-            raise AssertionError("unreachable")
+                    attempt += 1
         except TransientError:
             raise  # the worker's branch or the target moved: landed whole on a later pass
         except TerminalError as exc:
@@ -460,8 +462,9 @@ class Executor:
     def _prepare(self, action: Action) -> None:
         assert action.spec is not None
         rig = self.desired.rig(action.rig)
-        if action.op is Op.spawn and is_url(rig.repo):  # branch from what the remote has now
-            try:
+        if action.op is Op.spawn and is_url(rig.repo) and rig.name not in self._fetched:
+            self._fetched.add(rig.name)  # once a pass: the spawns after the first branch from the same fetch
+            try:  # branch from what the remote has now
                 gitops.fetch(action.spec.repo, rig.branch)
             except TransientError as exc:  # offline: branch from the last fetch rather than not at all
                 self.on_progress(action, f"{exc}; branching from the last fetch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -452,8 +453,6 @@ def clone(url: str, path: str, branch: str, progress: Callable[[str], None]) -> 
     refuse_links(target, parents=2)  # .gt/repos/<rig>
     partial = target.with_name(f".{target.name}.partial")
     if partial.exists():
-        import shutil
-
         shutil.rmtree(partial)
     target.parent.mkdir(parents=True, exist_ok=True)
     argv = ["git", "clone", "--progress", "--branch", branch, "--", url, str(partial)]
@@ -467,8 +466,6 @@ def clone(url: str, path: str, branch: str, progress: Callable[[str], None]) -> 
                 progress(line)
                 said = phase
     if proc.returncode != 0:
-        import shutil
-
         shutil.rmtree(partial, ignore_errors=True)
         raise TransientError(f"git clone {url}: {last or f'exit {proc.returncode}'}", delay=60.0)
     partial.rename(target)
@@ -527,7 +524,7 @@ def fetch(repo_path: str, branch: str) -> str:
         made = _git(path, "update-ref", f"refs/heads/{branch}", remote, "")
         if made.returncode != 0:
             raise TerminalError(f"could not make {branch} at {REMOTE}/{branch}: {made.stderr.strip()}")
-    elif local != remote and _git(path, "merge-base", "--is-ancestor", local, remote).returncode == 0:
+    elif local != remote and _is_ancestor(path, local, remote):
         try:
             with _repo(repo_path) as repo:
                 _advance(repo, branch, local, remote)
@@ -537,9 +534,13 @@ def fetch(repo_path: str, branch: str) -> str:
     return remote
 
 
+def _is_ancestor(cwd: Path, ancestor: str, descendant: str) -> bool:
+    return _git(cwd, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
+
 def contains(repo_path: str, branch: str, commit: str) -> bool:
     """Whether ``branch``'s history has ``commit``."""
-    return _git(Path(repo_path), "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}").returncode == 0
+    return _is_ancestor(Path(repo_path), commit, f"refs/heads/{branch}")
 
 
 def push(repo_path: str, commit: str, branch: str) -> None:
