@@ -133,7 +133,7 @@ class ConvoyProgress:
 
 
 def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
-                   queue: tuple[ObservedIssue, ...] = (), steps: tuple[str, ...] = ()) -> IssueProgress:
+                   queue: tuple[int, int] | None = None, steps: tuple[str, ...] = ()) -> IssueProgress:
     """One issue's state, from what its rig's store says (and the rig's merge queue, and the steps
     of its molecule)."""
     if issue is None:
@@ -147,8 +147,7 @@ def issue_progress(rig: str, issue_id: str, issue: ObservedIssue | None,
     elif issue.status in HELD_STATUSES:
         if base.worker and DONE_LABEL in issue.labels:
             state = IssueState.done
-            place = next((n for n, queued in enumerate(queue, 1) if queued.id == issue.id), None)
-            base = replace(base, queue=(place, len(queue)) if place else None)
+            base = replace(base, queue=queue)
         elif base.worker and issue.status == "in_progress":
             state = IssueState.working
         else:
@@ -166,7 +165,7 @@ def convoy_progress(convoy: ConvoySpec, rig: ObservedRig) -> ConvoyProgress:
     if rig.error is not None:
         issues = tuple(IssueProgress(i, IssueState.unknown) for i in convoy.issues)
     else:
-        issues = tuple(_in_swarm(convoy, issue_progress(convoy.rig, i, rig.issue(i), rig.merge_queue,
+        issues = tuple(_in_swarm(convoy, issue_progress(convoy.rig, i, rig.issue(i), rig.queue_place(i),
                                                         convoy.steps_for(i) if i in convoy.issues else ()), rig)
                        for i in members(convoy, rig.issues))
     return ConvoyProgress(convoy.name, convoy.rig, convoy.title, convoy.paused, issues, rig.error)

@@ -175,6 +175,15 @@ class ObservedRig:
                              and worker_of(self.name, i.assignee)),  # a person's done issue is not gt's to merge
                             key=lambda i: i.queue_key))
 
+    def queue_place(self, issue_id: str) -> tuple[int, int] | None:
+        """An issue's place in the merge queue and the queue's length; None when it is not queued."""
+        place = self._queue_places.get(issue_id)
+        return (place, len(self.merge_queue)) if place else None
+
+    @cached_property
+    def _queue_places(self) -> dict[str, int]:
+        return {issue.id: n for n, issue in enumerate(self.merge_queue, 1)}
+
     @cached_property
     def _by_id(self) -> dict[str, ObservedIssue]:
         """Built once: status looks up every convoy issue of every rig, each pass."""
